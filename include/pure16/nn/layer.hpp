@@ -1,0 +1,94 @@
+// pure16/nn/layer.hpp — the layer interface every pure16 layer implements.
+//
+// Contract:
+//  * A Layer<T> keeps all its state in T: parameters, their gradients, cached activations
+//    and buffers (e.g. batch-norm running statistics).
+//  * forward(x, mode) caches what backward needs (in Mode::Train; Eval may skip caching).
+//  * backward(dy) returns dL/dx and OVERWRITES each parameter's grad with dL/dparam for
+//    the batch of the last forward (it does not accumulate across calls).
+//  * spec() describes the layer (type name + numeric hyper-parameters) so that a layer of
+//    another scalar type can be rebuilt from it (nn/factory.hpp) — this is how
+//    Sequential<T>::cast<U>() and weights files rebuild a model.
+//  * Parameter and buffer names follow PyTorch ("weight", "bias", "running_mean",
+//    "running_var"), and tensor layouts too (Linear weight [out, in], Conv2d weight
+//    [out, in, kh, kw]), so that state moves to and from torch.nn.Sequential.
+#pragma once
+
+#include <map>
+#include <pure16/random.hpp>
+#include <pure16/scalar.hpp>
+#include <pure16/tensor.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pure16::nn {
+
+enum class Mode { Train, Eval };
+
+/// A trainable tensor and its gradient (same shape, same scalar type).
+template <Scalar T>
+struct Parameter {
+  std::string name;  // "weight" or "bias" (PyTorch names)
+  Tensor<T> value;
+  Tensor<T> grad;
+};
+
+/// A named non-trainable state tensor (e.g. "running_mean").
+template <Scalar T>
+struct Buffer {
+  std::string name;
+  Tensor<T>* value;
+};
+
+/// Type name and numeric hyper-parameters of a layer, independent of its scalar type.
+struct LayerSpec {
+  std::string type;                    // "Dense", "Conv2D", "ReLU", ...
+  std::map<std::string, double> args;  // "in", "out", "kernel", "stride", ...
+
+  double get(const std::string& key) const {
+    auto it = args.find(key);
+    if (it == args.end()) {
+      throw std::invalid_argument("pure16: layer spec '" + type + "' has no argument '" + key +
+                                  "'");
+    }
+    return it->second;
+  }
+  double get(const std::string& key, double fallback) const {
+    auto it = args.find(key);
+    return it == args.end() ? fallback : it->second;
+  }
+  bool operator==(const LayerSpec&) const = default;
+};
+
+template <Scalar T>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  virtual LayerSpec spec() const = 0;
+  virtual Tensor<T> forward(const Tensor<T>& x, Mode mode) = 0;
+  virtual Tensor<T> backward(const Tensor<T>& grad_out) = 0;
+
+  virtual std::vector<Parameter<T>*> parameters() { return {}; }
+  virtual std::vector<Buffer<T>> buffers() { return {}; }
+
+  /// Fill parameters from `rng` (computed in double, rounded once to T), so that layers of
+  /// different scalar types fed the same generator state get the same values up to rounding.
+  virtual void reset_parameters(Rng& /*rng*/) {}
+
+  /// Reduction policy for the layer's dot products and sums.
+  virtual void set_accumulate(Accumulate a) { accumulate_ = a; }
+  Accumulate accumulate() const { return accumulate_; }
+
+  /// Seed of any randomness the layer uses while training (dropout masks).
+  virtual void set_seed(std::uint64_t /*seed*/) {}
+
+  std::string type() const { return spec().type; }
+
+ protected:
+  Accumulate accumulate_ = Accumulate::Float;
+};
+
+}  // namespace pure16::nn

@@ -1,0 +1,202 @@
+// pure16/scalar.hpp — the four scalar types pure16 computes in, their traits, and the
+// rounding from float (or double) to a storage type T.
+//
+// Contract:
+//  * pure16::half is Eigen::half (IEEE binary16), pure16::bfloat16 is Eigen::bfloat16.
+//  * scalar_traits<T> gives name, accumulator type (float for the 16-bit types and float,
+//    double for double), machine epsilon, largest finite value, smallest normal and smallest
+//    subnormal, all as values of T.
+//  * round_to<T>(x) rounds x to the nearest T, ties to even (IEEE default).
+//    round_stochastic<T>(x, bits) rounds x up or down with probability proportional to its
+//    distance to the two neighbours, driven by 32 caller-supplied random bits (so results
+//    are reproducible from a seed; see StochasticRounder).
+//  * Accumulate names the reduction policy of kernels (see DESIGN "pure 16-bit" point 3).
+#pragma once
+
+#include <Eigen/Core>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <type_traits>
+
+namespace pure16 {
+
+using half = Eigen::half;
+using bfloat16 = Eigen::bfloat16;
+
+/// Reduction policy for dot products (GEMM, convolution, sums):
+///  Float  — accumulate in scalar_traits<T>::accum_type (float for 16-bit T), round once at
+///           the store. This is what GPU tensor cores do and the default.
+///  Native — accumulate in T itself, rounding after every multiply-add: a strict emulation
+///           of a 16-bit-only FPU.
+enum class Accumulate { Float, Native };
+
+/// How a value computed in float becomes a T.
+enum class Rounding { NearestEven, Stochastic };
+
+template <class T>
+struct scalar_traits;
+
+template <>
+struct scalar_traits<half> {
+  using accum_type = float;
+  static constexpr std::string_view name = "fp16";
+  static constexpr bool is_16bit = true;
+  static constexpr int mantissa_bits = 11;  // incl. the implicit bit
+  static half epsilon() { return Eigen::numext::bit_cast<half>(std::uint16_t{0x1400}); }
+  static half max() { return Eigen::numext::bit_cast<half>(std::uint16_t{0x7BFF}); }
+  static half min_normal() { return Eigen::numext::bit_cast<half>(std::uint16_t{0x0400}); }
+  static half min_subnormal() { return Eigen::numext::bit_cast<half>(std::uint16_t{0x0001}); }
+};
+
+template <>
+struct scalar_traits<bfloat16> {
+  using accum_type = float;
+  static constexpr std::string_view name = "bf16";
+  static constexpr bool is_16bit = true;
+  static constexpr int mantissa_bits = 8;
+  static bfloat16 epsilon() { return Eigen::numext::bit_cast<bfloat16>(std::uint16_t{0x3C00}); }
+  static bfloat16 max() { return Eigen::numext::bit_cast<bfloat16>(std::uint16_t{0x7F7F}); }
+  static bfloat16 min_normal() { return Eigen::numext::bit_cast<bfloat16>(std::uint16_t{0x0080}); }
+  static bfloat16 min_subnormal() {
+    return Eigen::numext::bit_cast<bfloat16>(std::uint16_t{0x0001});
+  }
+};
+
+template <>
+struct scalar_traits<float> {
+  using accum_type = float;
+  static constexpr std::string_view name = "fp32";
+  static constexpr bool is_16bit = false;
+  static constexpr int mantissa_bits = 24;
+  static float epsilon() { return std::numeric_limits<float>::epsilon(); }
+  static float max() { return std::numeric_limits<float>::max(); }
+  static float min_normal() { return std::numeric_limits<float>::min(); }
+  static float min_subnormal() { return std::numeric_limits<float>::denorm_min(); }
+};
+
+template <>
+struct scalar_traits<double> {
+  using accum_type = double;
+  static constexpr std::string_view name = "fp64";
+  static constexpr bool is_16bit = false;
+  static constexpr int mantissa_bits = 53;
+  static double epsilon() { return std::numeric_limits<double>::epsilon(); }
+  static double max() { return std::numeric_limits<double>::max(); }
+  static double min_normal() { return std::numeric_limits<double>::min(); }
+  static double min_subnormal() { return std::numeric_limits<double>::denorm_min(); }
+};
+
+/// True for the four scalar types pure16 instantiates.
+template <class T>
+concept Scalar = std::is_same_v<T, half> || std::is_same_v<T, bfloat16> ||
+    std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+/// Accumulator type of T (float for half/bfloat16/float, double for double).
+template <class T>
+using acc_t = typename scalar_traits<T>::accum_type;
+
+/// Unit roundoff u = 2^-mantissa_bits of T (half the machine epsilon), as a double.
+template <class T>
+constexpr double unit_roundoff() {
+  return std::ldexp(1.0, -scalar_traits<T>::mantissa_bits);
+}
+
+/// Round x to the nearest T, ties to even. Exact for every float (double for T = double);
+/// for T = half/bfloat16 this is Eigen's conversion, which is IEEE round-to-nearest-even
+/// including subnormals, infinities and NaN.
+template <Scalar T, class F>
+inline T round_to(F x) {
+  static_assert(std::is_floating_point_v<F>);
+  if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
+    return T(static_cast<float>(x));
+  } else {
+    return static_cast<T>(x);
+  }
+}
+
+/// Stochastic rounding of a float to T with 32 random bits. x is rounded toward zero to
+/// the bits of T, and then up in magnitude with probability equal to the discarded fraction.
+/// NaN and infinities pass through; finite values beyond T's range overflow to infinity
+/// exactly as nearest rounding would. For T = float or double it returns x unchanged.
+template <Scalar T>
+inline T round_stochastic(float x, std::uint32_t random_bits) {
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    (void)random_bits;
+    return static_cast<T>(x);
+  } else {
+    if (!std::isfinite(x)) return T(x);
+    if constexpr (std::is_same_v<T, bfloat16>) {
+      // bfloat16 is the top half of a float: the discarded low 16 bits are the fraction.
+      const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+      std::uint32_t r = (u + (random_bits & 0xFFFFu)) & 0xFFFF0000u;
+      return Eigen::numext::bit_cast<bfloat16>(static_cast<std::uint16_t>(r >> 16));
+    } else {
+      // half: truncate toward zero to a half, then decide the step with the random bits.
+      const float ax = std::fabs(x);
+      const half t_lo = [&] {
+        half h(ax);  // nearest; step back if it rounded up
+        if (static_cast<float>(h) > ax) {
+          h = Eigen::numext::bit_cast<half>(
+              static_cast<std::uint16_t>(Eigen::numext::bit_cast<std::uint16_t>(h) - 1));
+        }
+        return h;
+      }();
+      const float lo = static_cast<float>(t_lo);
+      if (lo == ax) return std::signbit(x) ? half(-lo) : t_lo;
+      const half t_hi = Eigen::numext::bit_cast<half>(
+          static_cast<std::uint16_t>(Eigen::numext::bit_cast<std::uint16_t>(t_lo) + 1));
+      const float hi = static_cast<float>(t_hi);  // may be +inf past the largest finite
+      const float step =
+          std::isfinite(hi)
+              ? hi - lo
+              : lo - static_cast<float>(Eigen::numext::bit_cast<half>(static_cast<std::uint16_t>(
+                         Eigen::numext::bit_cast<std::uint16_t>(t_lo) - 1)));
+      // probability of rounding up = (ax - lo) / step, compared against a uniform in [0,1).
+      const float frac = (ax - lo) / step;  // exact enough: both are small-integer multiples
+      const float uni = static_cast<float>(random_bits >> 8) * 0x1.0p-24f;
+      half r = uni < frac ? t_hi : t_lo;
+      if (std::signbit(x)) r = -r;
+      return r;
+    }
+  }
+}
+
+/// A seeded source of stochastic rounding (xorshift-style generator, splitmix64 seeding).
+/// The same seed and the same sequence of calls give the same results on every machine.
+class StochasticRounder {
+ public:
+  explicit StochasticRounder(std::uint64_t seed = 0x5eed) { this->seed(seed); }
+  void seed(std::uint64_t s) {
+    std::uint64_t z = s + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    state_ = (z ^ (z >> 31)) | 1ull;
+  }
+  std::uint32_t next_bits() {
+    state_ ^= state_ >> 12;
+    state_ ^= state_ << 25;
+    state_ ^= state_ >> 27;
+    return static_cast<std::uint32_t>((state_ * 0x2545F4914F6CDD1Dull) >> 32);
+  }
+  template <Scalar T>
+  T round(float x) {
+    return round_stochastic<T>(x, next_bits());
+  }
+  std::uint64_t state() const { return state_; }
+  void set_state(std::uint64_t s) { state_ = s ? s : 1ull; }
+
+ private:
+  std::uint64_t state_ = 1;
+};
+
+/// Round a float to T with the given mode; `rng` is used only for Rounding::Stochastic.
+template <Scalar T>
+inline T round_as(float x, Rounding mode, StochasticRounder* rng) {
+  if (mode == Rounding::Stochastic && rng != nullptr) return rng->round<T>(x);
+  return round_to<T>(x);
+}
+
+}  // namespace pure16

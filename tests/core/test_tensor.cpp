@@ -1,0 +1,63 @@
+// Tensor<T>: shapes, views sharing storage, alignment, Eigen maps, cast.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <pure16/nn/sequential.hpp>
+#include <pure16/tensor.hpp>
+
+using namespace pure16;
+
+TEST_CASE_TEMPLATE("tensor basics", T, half, bfloat16, float, double) {
+  Tensor<T> t({2, 3, 4});
+  CHECK(t.ndim() == 3);
+  CHECK(t.size() == 24);
+  CHECK(t.bytes() == 24 * sizeof(T));
+  CHECK(reinterpret_cast<std::uintptr_t>(t.data()) % 64 == 0);
+  for (std::size_t i = 0; i < t.size(); ++i) CHECK(static_cast<float>(t[i]) == 0.0f);
+  t(1, 2, 3) = T(5.0f);
+  CHECK(static_cast<float>(t[23]) == 5.0f);
+  t(0, 1, 2) = T(-2.0f);
+  CHECK(static_cast<float>(t[1 * 4 + 2]) == -2.0f);
+
+  auto v = t.reshape({6, 4});
+  CHECK(v.shares_storage_with(t));
+  v(5, 3) = T(7.0f);
+  CHECK(static_cast<float>(t(1, 2, 3)) == 7.0f);
+  CHECK_THROWS_AS(t.reshape({5, 5}), std::invalid_argument);
+
+  auto s = t.slice(1, 2);
+  CHECK(s.shape() == Shape{1, 3, 4});
+  CHECK(s.data() == t.data() + 12);
+  CHECK_THROWS_AS(t.slice(1, 3), std::out_of_range);
+
+  auto c = t.clone();
+  CHECK_FALSE(c.shares_storage_with(t));
+  c[0] = T(1.0f);
+  CHECK(static_cast<float>(t[0]) == 0.0f);
+
+  auto m = v.matrix();
+  CHECK(m.rows() == 6);
+  CHECK(m.cols() == 4);
+  CHECK(static_cast<float>(m(5, 3)) == 7.0f);
+  CHECK(t.vector().size() == 24);
+}
+
+TEST_CASE("tensor from values and cast rounds to nearest even") {
+  auto t = Tensor<float>::from<float>({3}, {1.0f, 1.0f + 0x1.0p-11f, 1.0f + 3 * 0x1.0p-11f});
+  auto h = cast<half>(t);
+  CHECK(static_cast<float>(h[0]) == 1.0f);
+  CHECK(static_cast<float>(h[1]) == 1.0f);                   // tie -> even (down)
+  CHECK(static_cast<float>(h[2]) == 1.0f + 2 * 0x1.0p-10f);  // tie -> even (up)
+  auto d = cast<double>(h);
+  CHECK(d[2] == 1.0 + 2 * 0x1.0p-10);
+  CHECK_THROWS_AS((Tensor<float>::from<float>({2, 2}, {1.0f})), std::invalid_argument);
+}
+
+TEST_CASE("empty tensors") {
+  Tensor<half> e;
+  CHECK(e.size() == 0);
+  Tensor<float> z({0, 5});
+  CHECK(z.size() == 0);
+  CHECK(z.matrix().rows() == 0);
+  CHECK(cast<half>(z).shape() == Shape{0, 5});
+}
