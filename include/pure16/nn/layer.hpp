@@ -15,6 +15,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <pure16/random.hpp>
 #include <pure16/scalar.hpp>
 #include <pure16/tensor.hpp>
@@ -84,6 +85,9 @@ class Layer {
 
   /// Seed of any randomness the layer uses while training (dropout masks).
   virtual void set_seed(std::uint64_t /*seed*/) {}
+  /// State of that randomness, for checkpoints that resume bit-identically.
+  virtual std::optional<Rng::State> rng_state() const { return std::nullopt; }
+  virtual void set_rng_state(const Rng::State& /*state*/) {}
 
   std::string type() const { return spec().type; }
 
