@@ -1,15 +1,69 @@
 // pure16/nn/factory.hpp — rebuild a layer of any scalar type from its LayerSpec.
+//
+// Contract: make_layer<T>(spec) returns a new layer of spec.type with spec's arguments
+// (parameters zero until reset_parameters or a load). It knows every pure16 layer:
+//   "Dense"      in, out, [bias=1], [init=0]
+//   "Conv2D"     in_channels, out_channels, kernel, [stride=1], [padding=0], [bias=1], [init=0]
+//   "MaxPool2D"  kernel, [stride=kernel]         "AvgPool2D"  kernel, [stride=kernel]
+//   "Flatten"  "ReLU"  "Tanh"  "Sigmoid"  "LeakyReLU" [slope=0.01]
+//   "Dropout"    [p=0.5]
+//   "BatchNorm"  num_features, [eps=1e-5], [momentum=0.1]
+// An unknown type, a missing required argument or an argument that is not a valid size
+// throws std::invalid_argument naming the type and the argument.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <memory>
+#include <pure16/nn/activations.hpp>
+#include <pure16/nn/dense.hpp>
+#include <pure16/nn/flatten.hpp>
+#include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <stdexcept>
+#include <string>
 
 namespace pure16::nn {
 
+namespace detail {
+/// A non-negative integer argument of a spec (required when no fallback is given).
+inline std::size_t spec_size(const LayerSpec& s, const std::string& key, bool positive = true) {
+  const double v = s.get(key);
+  if (!std::isfinite(v) || v < (positive ? 1 : 0) || v != std::floor(v) || v > 1e15) {
+    throw std::invalid_argument("pure16: layer spec '" + s.type + "' argument '" + key +
+                                "' = " + std::to_string(v) + " is not a valid " +
+                                (positive ? "positive" : "non-negative") + " integer");
+  }
+  return static_cast<std::size_t>(v);
+}
+inline std::size_t spec_size(const LayerSpec& s, const std::string& key, double fallback,
+                             bool positive) {
+  if (!s.args.count(key)) return static_cast<std::size_t>(fallback);
+  return spec_size(s, key, positive);
+}
+inline bool spec_flag(const LayerSpec& s, const std::string& key, bool fallback) {
+  return s.get(key, fallback ? 1.0 : 0.0) != 0.0;
+}
+inline Init spec_init(const LayerSpec& s) {
+  return init_from_code(s.get("init", 0.0));
+}
+}  // namespace detail
+
 template <Scalar T>
 std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec) {
-  throw std::invalid_argument("pure16: unknown layer type '" + spec.type + "'");
+  using detail::spec_flag;
+  using detail::spec_size;
+  const std::string& t = spec.type;
+  if (t == "Dense") {
+    return std::make_unique<Dense<T>>(spec_size(spec, "in"), spec_size(spec, "out"),
+                                      spec_flag(spec, "bias", true), detail::spec_init(spec));
+  }
+  if (t == "Flatten") return std::make_unique<Flatten<T>>();
+  if (t == "ReLU") return std::make_unique<ReLU<T>>();
+  if (t == "Tanh") return std::make_unique<Tanh<T>>();
+  if (t == "Sigmoid") return std::make_unique<Sigmoid<T>>();
+  if (t == "LeakyReLU") return std::make_unique<LeakyReLU<T>>(spec.get("slope", 0.01));
+  throw std::invalid_argument("pure16: unknown layer type '" + t + "'");
 }
 
 }  // namespace pure16::nn

@@ -1,0 +1,105 @@
+// pure16/optim/rmsprop.hpp — RMSProp (PyTorch torch.optim.RMSprop semantics).
+//
+// Contract, per element, computed in acc_t<T> from the stored T values:
+//    d  = g + weight_decay * w
+//    s  = alpha * s + (1 - alpha) * d * d          (state "<i>.square_avg")
+//    a  = centered ? alpha * a + (1 - alpha) * d   (state "<i>.grad_avg")
+//    den = sqrt(centered ? max(s - a*a, 0) : s) + eps
+//    b  = momentum * b + d / den ; w = w - lr * b  (momentum > 0, state "<i>.momentum_buffer")
+//    w  = w - lr * d / den                         (momentum == 0)
+//  d*d is formed in acc_t<T> (no fp16 overflow for |d| > 256); 1 - alpha is formed in
+//  acc_t<T>. Each stored value is rounded once to T; the update uses the unrounded new
+//  moments (a fused kernel). eps is checked by checked_epsilon<T> and used as rounded to T.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <pure16/optim/detail.hpp>
+#include <pure16/optim/epsilon.hpp>
+#include <string>
+#include <vector>
+
+namespace pure16::optim {
+
+struct RMSPropOptions {
+  double lr = 0.01;
+  double alpha = 0.99;
+  std::optional<double> eps = std::nullopt;  // default_epsilon<T>() when unset
+  double momentum = 0.0;
+  double weight_decay = 0.0;
+  bool allow_subnormal_eps = false;
+  bool centered = false;
+  Rounding rounding = Rounding::NearestEven;
+  std::uint64_t seed = 0x5eed;
+};
+
+template <Scalar T>
+class RMSProp : public ParamOptimizer<T> {
+ public:
+  using Acc = acc_t<T>;
+  RMSProp(std::vector<nn::Parameter<T>*> params, RMSPropOptions o = {})
+      : ParamOptimizer<T>("pure16::optim::RMSProp", std::move(params), o.lr, o.rounding, o.seed),
+        o_(o),
+        eps_(checked_epsilon<T>(o.eps.value_or(default_epsilon<T>()), o.allow_subnormal_eps,
+                                "pure16::optim::RMSProp")) {
+    this->check_unit(o.alpha, "alpha");
+    this->check_nonneg(o.momentum, "momentum");
+    this->check_nonneg(o.weight_decay, "weight_decay");
+    sq_ = this->add_slot("square_avg");
+    if (o.momentum > 0) buf_ = this->add_slot("momentum_buffer");
+    if (o.centered) avg_ = this->add_slot("grad_avg");
+  }
+
+  std::string name() const override { return "RMSProp"; }
+  const RMSPropOptions& options() const { return o_; }
+  /// The epsilon in use, as rounded to T.
+  T epsilon() const { return eps_; }
+
+  void step() override {
+    const Acc lr = static_cast<Acc>(this->lr_);
+    const Acc alpha = static_cast<Acc>(o_.alpha);
+    const Acc one_m_alpha = Acc(1) - alpha;
+    const Acc mom = static_cast<Acc>(o_.momentum);
+    const Acc wd = static_cast<Acc>(o_.weight_decay);
+    const Acc eps = static_cast<Acc>(eps_);
+    const bool use_mom = o_.momentum > 0;
+    for (std::size_t i = 0; i < this->params_.size(); ++i) {
+      this->check_step(i);
+      auto& p = *this->params_[i];
+      T* w = p.value.data();
+      const T* g = p.grad.data();
+      T* s = this->slot(sq_, i).data();
+      T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
+      T* a = o_.centered ? this->slot(avg_, i).data() : nullptr;
+      const std::size_t n = p.value.size();
+      for (std::size_t k = 0; k < n; ++k) {
+        const Acc wk = static_cast<Acc>(w[k]);
+        const Acc d = static_cast<Acc>(g[k]) + wd * wk;
+        const Acc sk = alpha * static_cast<Acc>(s[k]) + one_m_alpha * d * d;
+        s[k] = round_to<T>(sk);
+        Acc var = sk;
+        if (o_.centered) {
+          const Acc ak = alpha * static_cast<Acc>(a[k]) + one_m_alpha * d;
+          a[k] = round_to<T>(ak);
+          var = std::max(sk - ak * ak, Acc(0));
+        }
+        const Acc den = std::sqrt(var) + eps;
+        Acc upd = d / den;
+        if (use_mom) {
+          upd = mom * static_cast<Acc>(b[k]) + upd;
+          b[k] = round_to<T>(upd);
+        }
+        w[k] = this->round_weight(wk - lr * upd);
+      }
+    }
+    ++this->steps_;
+  }
+
+ private:
+  RMSPropOptions o_;
+  T eps_;
+  std::size_t sq_ = 0, buf_ = 0, avg_ = 0;
+};
+
+}  // namespace pure16::optim

@@ -1,0 +1,78 @@
+// pure16/optim/sgd.hpp — stochastic gradient descent with momentum, Nesterov momentum and
+// L2 weight decay (PyTorch torch.optim.SGD semantics, dampening 0).
+//
+// Contract, per element, computed in acc_t<T> from the stored T values:
+//    d = g + weight_decay * w
+//    b = momentum * b + d                  (state "<i>.momentum_buffer", in T; momentum > 0)
+//    d = nesterov ? d + momentum * b : b   (momentum > 0)
+//    w = w - lr * d
+//  Each stored value (b, w) is rounded once to T; w stochastically when
+//  rounding = Rounding::Stochastic (16-bit T only; seeded by `seed`).
+#pragma once
+
+#include <cstdint>
+#include <pure16/optim/detail.hpp>
+#include <string>
+#include <vector>
+
+namespace pure16::optim {
+
+struct SGDOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  Rounding rounding = Rounding::NearestEven;
+  std::uint64_t seed = 0x5eed;
+};
+
+template <Scalar T>
+class SGD : public ParamOptimizer<T> {
+ public:
+  using Acc = acc_t<T>;
+  SGD(std::vector<nn::Parameter<T>*> params, SGDOptions o = {})
+      : ParamOptimizer<T>("pure16::optim::SGD", std::move(params), o.lr, o.rounding, o.seed),
+        o_(o) {
+    this->check_nonneg(o.momentum, "momentum");
+    this->check_nonneg(o.weight_decay, "weight_decay");
+    if (o.nesterov && o.momentum <= 0) {
+      throw std::invalid_argument(this->who() + ": Nesterov momentum requires momentum > 0");
+    }
+    if (o.momentum > 0) buf_ = this->add_slot("momentum_buffer");
+  }
+
+  std::string name() const override { return "SGD"; }
+  const SGDOptions& options() const { return o_; }
+
+  void step() override {
+    const Acc lr = static_cast<Acc>(this->lr_);
+    const Acc mom = static_cast<Acc>(o_.momentum);
+    const Acc wd = static_cast<Acc>(o_.weight_decay);
+    const bool use_mom = o_.momentum > 0;
+    for (std::size_t i = 0; i < this->params_.size(); ++i) {
+      this->check_step(i);
+      auto& p = *this->params_[i];
+      T* w = p.value.data();
+      const T* g = p.grad.data();
+      T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
+      const std::size_t n = p.value.size();
+      for (std::size_t k = 0; k < n; ++k) {
+        const Acc wk = static_cast<Acc>(w[k]);
+        Acc d = static_cast<Acc>(g[k]) + wd * wk;
+        if (use_mom) {
+          const Acc bk = mom * static_cast<Acc>(b[k]) + d;
+          b[k] = round_to<T>(bk);
+          d = o_.nesterov ? d + mom * bk : bk;
+        }
+        w[k] = this->round_weight(wk - lr * d);
+      }
+    }
+    ++this->steps_;
+  }
+
+ private:
+  SGDOptions o_;
+  std::size_t buf_ = 0;
+};
+
+}  // namespace pure16::optim
