@@ -16,10 +16,14 @@
 #include <cstddef>
 #include <memory>
 #include <pure16/nn/activations.hpp>
+#include <pure16/nn/batchnorm.hpp>
+#include <pure16/nn/conv2d.hpp>
 #include <pure16/nn/dense.hpp>
+#include <pure16/nn/dropout.hpp>
 #include <pure16/nn/flatten.hpp>
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
+#include <pure16/nn/pooling.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -57,6 +61,23 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec) {
   if (t == "Dense") {
     return std::make_unique<Dense<T>>(spec_size(spec, "in"), spec_size(spec, "out"),
                                       spec_flag(spec, "bias", true), detail::spec_init(spec));
+  }
+  if (t == "Conv2D") {
+    return std::make_unique<Conv2D<T>>(
+        spec_size(spec, "in_channels"), spec_size(spec, "out_channels"), spec_size(spec, "kernel"),
+        spec_size(spec, "stride", 1, true), spec_size(spec, "padding", 0, false),
+        spec_flag(spec, "bias", true), detail::spec_init(spec));
+  }
+  if (t == "MaxPool2D" || t == "AvgPool2D") {
+    const std::size_t k = spec_size(spec, "kernel");
+    const std::size_t s = spec_size(spec, "stride", static_cast<double>(k), true);
+    if (t == "MaxPool2D") return std::make_unique<MaxPool2D<T>>(k, s);
+    return std::make_unique<AvgPool2D<T>>(k, s);
+  }
+  if (t == "Dropout") return std::make_unique<Dropout<T>>(spec.get("p", 0.5));
+  if (t == "BatchNorm") {
+    return std::make_unique<BatchNorm<T>>(spec_size(spec, "num_features"), spec.get("eps", 1e-5),
+                                          spec.get("momentum", 0.1));
   }
   if (t == "Flatten") return std::make_unique<Flatten<T>>();
   if (t == "ReLU") return std::make_unique<ReLU<T>>();

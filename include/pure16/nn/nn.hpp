@@ -3,11 +3,16 @@
 #pragma once
 
 #include <pure16/nn/activations.hpp>
+#include <pure16/nn/batchnorm.hpp>
+#include <pure16/nn/conv2d.hpp>
 #include <pure16/nn/dense.hpp>
+#include <pure16/nn/dropout.hpp>
 #include <pure16/nn/factory.hpp>
 #include <pure16/nn/flatten.hpp>
+#include <pure16/nn/guard.hpp>
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/loss.hpp>
 #include <pure16/nn/ops.hpp>
+#include <pure16/nn/pooling.hpp>
 #include <pure16/nn/sequential.hpp>

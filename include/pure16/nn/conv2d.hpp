@@ -1,0 +1,223 @@
+// pure16/nn/conv2d.hpp — Conv2D<T>: 2-d convolution (cross-correlation, as PyTorch Conv2d)
+// over NCHW tensors, by im2col + GEMM.
+//
+// Contract:
+//  * Input [N, C, H, W], output [N, O, OH, OW] with OH = (H + 2p - k) / s + 1 (floor), same
+//    for OW; zero padding p, stride s, square kernel k. Weight [O, C, k, k], bias [O]
+//    (PyTorch layout and names).
+//  * Forward: the whole batch is unfolded into col [C*k*k, N*OH*OW] (kept in T for the
+//    backward pass) and multiplied by the weight in one GEMM whose output is preloaded with
+//    the bias, so every output is rounded to T once.
+//  * Backward: dW = dY' col^T is one GEMM over the whole batch (N*OH*OW is its reduction
+//    dimension, so the weight gradient is rounded once), db = row sums of dY', and
+//    dcol = W^T dY' is folded back (col2im) with overlapping contributions summed under the
+//    Accumulate policy and rounded once per input element.
+//  * reset_parameters uses the layer's Init (Init::Default = PyTorch's default).
+#pragma once
+
+#include <cstddef>
+#include <pure16/kernels/gemm.hpp>
+#include <pure16/nn/init.hpp>
+#include <pure16/nn/layer.hpp>
+#include <pure16/nn/ops.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pure16::nn {
+
+/// Output size of a sliding window: floor((in + 2 pad - k) / stride) + 1 (in + 2 pad >= k).
+inline std::size_t window_out(std::size_t in, std::size_t k, std::size_t stride, std::size_t pad) {
+  return (in + 2 * pad - k) / stride + 1;
+}
+
+template <Scalar T>
+class Conv2D : public Layer<T> {
+ public:
+  Conv2D(std::size_t in_channels, std::size_t out_channels, std::size_t kernel,
+         std::size_t stride = 1, std::size_t padding = 0, bool bias = true,
+         Init init = Init::Default)
+      : c_(in_channels),
+        o_(out_channels),
+        k_(kernel),
+        s_(stride),
+        p_(padding),
+        has_bias_(bias),
+        init_(init) {
+    if (c_ == 0 || o_ == 0 || k_ == 0 || s_ == 0) {
+      throw std::invalid_argument(
+          "pure16::nn::Conv2D: in_channels, out_channels, kernel and stride must be positive "
+          "(got " +
+          std::to_string(c_) + ", " + std::to_string(o_) + ", " + std::to_string(k_) + ", " +
+          std::to_string(s_) + ")");
+    }
+    weight_ = {"weight", Tensor<T>({o_, c_, k_, k_}), Tensor<T>({o_, c_, k_, k_})};
+    if (has_bias_) bias_ = {"bias", Tensor<T>({o_}), Tensor<T>({o_})};
+  }
+
+  std::size_t in_channels() const { return c_; }
+  std::size_t out_channels() const { return o_; }
+  std::size_t kernel() const { return k_; }
+  std::size_t stride() const { return s_; }
+  std::size_t padding() const { return p_; }
+  bool has_bias() const { return has_bias_; }
+  Init init() const { return init_; }
+  void set_init(Init i) { init_ = i; }
+  Parameter<T>& weight() { return weight_; }
+  Parameter<T>& bias() {
+    if (!has_bias_) throw std::logic_error("pure16::nn::Conv2D: layer has no bias");
+    return bias_;
+  }
+
+  LayerSpec spec() const override {
+    LayerSpec s{"Conv2D",
+                {{"in_channels", double(c_)},
+                 {"out_channels", double(o_)},
+                 {"kernel", double(k_)},
+                 {"stride", double(s_)},
+                 {"padding", double(p_)},
+                 {"bias", has_bias_ ? 1.0 : 0.0}}};
+    if (init_ != Init::Default) s.args["init"] = static_cast<double>(init_);
+    return s;
+  }
+
+  Tensor<T> forward(const Tensor<T>& x, Mode mode) override {
+    if (x.ndim() != 4 || x.dim(1) != c_ || x.dim(2) + 2 * p_ < k_ || x.dim(3) + 2 * p_ < k_) {
+      throw std::invalid_argument(
+          "pure16::nn::Conv2D(" + std::to_string(c_) + "->" + std::to_string(o_) +
+          ", k=" + std::to_string(k_) + ", p=" + std::to_string(p_) + "): expected input [N, " +
+          std::to_string(c_) + ", H, W] with H, W >= " +
+          std::to_string(k_ > 2 * p_ ? k_ - 2 * p_ : 1) + ", got " + shape_str(x.shape()));
+    }
+    n_ = x.dim(0);
+    h_ = x.dim(2);
+    w_ = x.dim(3);
+    oh_ = window_out(h_, k_, s_, p_);
+    ow_ = window_out(w_, k_, s_, p_);
+    const std::size_t ckk = c_ * k_ * k_, L = oh_ * ow_, cols = n_ * L;
+    Tensor<T> col({ckk, cols});
+    im2col(x.data(), col.data());
+    Tensor<T> yp({o_, cols});  // [O, N*L]
+    if (has_bias_)
+      for (std::size_t o = 0; o < o_; ++o)
+        std::fill(yp.data() + o * cols, yp.data() + (o + 1) * cols, bias_.value[o]);
+    kernels::gemm<T>(kernels::Trans::No, kernels::Trans::No, o_, cols, ckk, acc_t<T>(1),
+                     weight_.value.data(), ckk, col.data(), cols,
+                     has_bias_ ? acc_t<T>(1) : acc_t<T>(0), yp.data(), cols,
+                     kernels::GemmOptions{this->accumulate_});
+    Tensor<T> y({n_, o_, oh_, ow_});
+    for (std::size_t o = 0; o < o_; ++o)
+      for (std::size_t n = 0; n < n_; ++n)
+        std::copy(yp.data() + o * cols + n * L, yp.data() + o * cols + (n + 1) * L,
+                  y.data() + (n * o_ + o) * L);
+    col_ = mode == Mode::Train ? col : Tensor<T>();
+    return y;
+  }
+
+  Tensor<T> backward(const Tensor<T>& dy) override {
+    if (col_.ndim() != 2) {
+      throw std::logic_error("pure16::nn::Conv2D::backward without a Mode::Train forward");
+    }
+    const Shape expect{n_, o_, oh_, ow_};
+    if (dy.shape() != expect) {
+      throw std::invalid_argument("pure16::nn::Conv2D::backward: expected gradient " +
+                                  shape_str(expect) + ", got " + shape_str(dy.shape()));
+    }
+    const std::size_t ckk = c_ * k_ * k_, L = oh_ * ow_, cols = n_ * L;
+    const kernels::GemmOptions opt{this->accumulate_};
+    Tensor<T> dyp({o_, cols});
+    for (std::size_t n = 0; n < n_; ++n)
+      for (std::size_t o = 0; o < o_; ++o)
+        std::copy(dy.data() + (n * o_ + o) * L, dy.data() + (n * o_ + o + 1) * L,
+                  dyp.data() + o * cols + n * L);
+    kernels::gemm<T>(kernels::Trans::No, kernels::Trans::Yes, o_, ckk, cols, acc_t<T>(1),
+                     dyp.data(), cols, col_.data(), cols, acc_t<T>(0), weight_.grad.data(), ckk,
+                     opt);
+    if (has_bias_) row_sums(dyp.data(), o_, cols, bias_.grad.data(), this->accumulate_);
+    Tensor<T> dcol({ckk, cols});
+    kernels::gemm<T>(kernels::Trans::Yes, kernels::Trans::No, ckk, cols, o_, acc_t<T>(1),
+                     weight_.value.data(), ckk, dyp.data(), cols, acc_t<T>(0), dcol.data(), cols,
+                     opt);
+    Tensor<T> dx({n_, c_, h_, w_});
+    col2im(dcol.data(), dx.data());
+    return dx;
+  }
+
+  std::vector<Parameter<T>*> parameters() override {
+    if (has_bias_) return {&weight_, &bias_};
+    return {&weight_};
+  }
+
+  void reset_parameters(Rng& rng) override {
+    init_weight_and_bias(init_, weight_.value, has_bias_ ? &bias_.value : nullptr, rng);
+  }
+
+ private:
+  // col[(c*k + i)*k + j][n*L + oy*ow + ox] = x[n, c, oy*s + i - p, ox*s + j - p] (0 outside).
+  void im2col(const T* x, T* col) const {
+    const std::size_t L = oh_ * ow_, cols = n_ * L;
+    for (std::size_t c = 0; c < c_; ++c)
+      for (std::size_t i = 0; i < k_; ++i)
+        for (std::size_t j = 0; j < k_; ++j) {
+          T* row = col + ((c * k_ + i) * k_ + j) * cols;
+          for (std::size_t n = 0; n < n_; ++n) {
+            const T* img = x + (n * c_ + c) * h_ * w_;
+            T* out = row + n * L;
+            for (std::size_t oy = 0; oy < oh_; ++oy) {
+              const std::ptrdiff_t iy = std::ptrdiff_t(oy * s_ + i) - std::ptrdiff_t(p_);
+              T* o = out + oy * ow_;
+              if (iy < 0 || iy >= std::ptrdiff_t(h_)) {
+                std::fill(o, o + ow_, T(0));
+                continue;
+              }
+              const T* src = img + std::size_t(iy) * w_;
+              for (std::size_t ox = 0; ox < ow_; ++ox) {
+                const std::ptrdiff_t ix = std::ptrdiff_t(ox * s_ + j) - std::ptrdiff_t(p_);
+                o[ox] = (ix < 0 || ix >= std::ptrdiff_t(w_)) ? T(0) : src[ix];
+              }
+            }
+          }
+        }
+  }
+
+  // dx[n, c, y, x] = sum of the dcol entries that im2col read from (n, c, y, x), summed
+  // under the Accumulate policy in a per-image accumulator and rounded once.
+  void col2im(const T* dcol, T* dx) const {
+    using Acc = acc_t<T>;
+    const std::size_t L = oh_ * ow_, cols = n_ * L, hw = h_ * w_;
+    const bool native = this->accumulate_ == Accumulate::Native;
+    std::vector<Acc> acc(hw);
+    for (std::size_t n = 0; n < n_; ++n)
+      for (std::size_t c = 0; c < c_; ++c) {
+        std::fill(acc.begin(), acc.end(), Acc(0));
+        for (std::size_t i = 0; i < k_; ++i)
+          for (std::size_t j = 0; j < k_; ++j) {
+            const T* row = dcol + ((c * k_ + i) * k_ + j) * cols + n * L;
+            for (std::size_t oy = 0; oy < oh_; ++oy) {
+              const std::ptrdiff_t iy = std::ptrdiff_t(oy * s_ + i) - std::ptrdiff_t(p_);
+              if (iy < 0 || iy >= std::ptrdiff_t(h_)) continue;
+              Acc* a = acc.data() + std::size_t(iy) * w_;
+              const T* r = row + oy * ow_;
+              for (std::size_t ox = 0; ox < ow_; ++ox) {
+                const std::ptrdiff_t ix = std::ptrdiff_t(ox * s_ + j) - std::ptrdiff_t(p_);
+                if (ix < 0 || ix >= std::ptrdiff_t(w_)) continue;
+                Acc& dst = a[ix];
+                dst += load(r[ox]);
+                if (native) dst = through<T>(dst);
+              }
+            }
+          }
+        T* out = dx + (n * c_ + c) * hw;
+        for (std::size_t q = 0; q < hw; ++q) out[q] = store<T>(acc[q]);
+      }
+  }
+
+  std::size_t c_, o_, k_, s_, p_;
+  bool has_bias_;
+  Init init_;
+  Parameter<T> weight_, bias_;
+  Tensor<T> col_;
+  std::size_t n_ = 0, h_ = 0, w_ = 0, oh_ = 0, ow_ = 0;
+};
+
+}  // namespace pure16::nn
