@@ -1,0 +1,207 @@
+// pure16/train/fit.hpp — the training loop: fit() and evaluate() for classifiers.
+//
+// Contract:
+//  * fit(model, optimizer, train, test, options) trains a Sequential<T> classifier with
+//    softmax cross-entropy for options.epochs epochs of mini-batches drawn by a
+//    data::Loader (shuffled each epoch from options.seed). Everything the model and the
+//    optimizer keep stays in T; batches are rounded once to T by the Dataset.
+//  * Per batch: forward (Mode::Train), loss and its gradient, backward, the non-finite
+//    guard (nn::check_finite on the loss, weights and gradients), optimizer step. The guard's
+//    policy: NonFinitePolicy::Stop throws nn::NonFiniteError naming the epoch, step and the
+//    layer/tensor at fault; NonFinitePolicy::Skip drops that batch's update and counts it
+//    (EpochStats::skipped) — more than max_skipped_in_a_row consecutive skips stop the run.
+//  * The learning rate is set from options.schedule before every batch.
+//  * After each epoch: test accuracy (when a test set is given), one CSV line (when
+//    options.csv_path is set), and options.on_epoch_end (e.g. to write a checkpoint with
+//    io::save_checkpoint; it receives the step count and the shuffling generator state, so
+//    that a run resumed with options.start_epoch and options.shuffle_state continues with
+//    the same batches).
+//  * A progress bar is drawn on stderr unless options.quiet or stderr is not a terminal.
+//  * The result holds every epoch's figures and the final evaluation on the test set,
+//    including the per-sample predictions (for agreement between fp16 and fp32 twins).
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <pure16/data/dataset.hpp>
+#include <pure16/nn/nn.hpp>
+#include <pure16/optim/optimizer.hpp>
+#include <pure16/train/csv_log.hpp>
+#include <pure16/train/progress.hpp>
+#include <pure16/train/schedule.hpp>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pure16::train {
+
+enum class NonFinitePolicy { Stop, Skip };
+
+/// What on_epoch_end receives: enough to write a checkpoint that resumes exactly.
+struct EpochEnd {
+  const EpochStats& stats;   // the finished epoch (stats.epoch epochs are done)
+  std::int64_t step;         // batches done over the whole run
+  Rng::State shuffle_state;  // the Loader's generator, to draw the next epoch's order
+};
+
+struct FitOptions {
+  int epochs = 1;
+  std::size_t batch_size = 128;
+  bool shuffle = true;
+  std::uint64_t seed = 0;                    // shuffling
+  data::Layout layout = data::Layout::NCHW;  // Flat for MLPs
+  double lr = 0.01;                          // base learning rate (schedule input)
+  Schedule schedule;
+  Accumulate loss_accumulate = Accumulate::Float;
+  NonFinitePolicy on_non_finite = NonFinitePolicy::Stop;
+  int max_skipped_in_a_row = 20;
+  bool quiet = false;    // no progress bar
+  std::string label;     // progress bar prefix, e.g. "fp16"
+  std::string csv_path;  // per-epoch CSV log ("" = none)
+  std::size_t eval_batch_size = 1000;
+  int start_epoch = 0;                      // resume: epochs already done
+  std::int64_t start_step = 0;              // resume: batches already done
+  std::optional<Rng::State> shuffle_state;  // resume: Loader generator state
+  std::function<void(const EpochEnd&)> on_epoch_end;
+};
+
+struct Evaluation {
+  double accuracy = NAN;
+  double loss = NAN;
+  std::vector<std::int32_t> predictions;
+};
+
+struct FitResult {
+  std::vector<EpochStats> epochs;
+  Evaluation test;           // final evaluation (empty when no test set)
+  double seconds = 0.0;      // whole run incl. evaluations
+  std::int64_t steps = 0;    // batches done over the run
+  std::int64_t skipped = 0;  // batches skipped by the guard
+  double final_train_loss() const { return epochs.empty() ? NAN : epochs.back().train_loss; }
+};
+
+/// Accuracy, mean loss and predictions of `model` (Mode::Eval) on a whole data set.
+template <Scalar T>
+Evaluation evaluate(nn::Sequential<T>& model, const data::Dataset& data, data::Layout layout,
+                    std::size_t batch_size = 1000, Accumulate acc = Accumulate::Float) {
+  Evaluation ev;
+  data::Loader loader(data, batch_size, false, 0);
+  loader.start_epoch();
+  ev.predictions.reserve(data.size());
+  double loss_sum = 0.0;
+  std::size_t correct = 0;
+  for (std::size_t b = 0; b < loader.num_batches(); ++b) {
+    const Tensor<T> x = loader.inputs<T>(b, layout);
+    const std::vector<std::int32_t> y = loader.labels(b);
+    const Tensor<T> logits = model.forward(x, nn::Mode::Eval);
+    const auto out = nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y), acc);
+    loss_sum += out.loss * double(y.size());
+    const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
+    for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+    ev.predictions.insert(ev.predictions.end(), pred.begin(), pred.end());
+  }
+  if (data.size()) {
+    ev.accuracy = double(correct) / double(data.size());
+    ev.loss = loss_sum / double(data.size());
+  }
+  return ev;
+}
+
+/// Train `model` with `opt` on `train`; evaluate on `test` (may be null) after each epoch.
+template <Scalar T>
+FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Dataset& train,
+              const data::Dataset* test, const FitOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  if (o.epochs < 0) throw std::invalid_argument("pure16::train::fit: negative epoch count");
+  if (train.size() == 0) {
+    throw std::invalid_argument("pure16::train::fit: empty training set '" + train.name() + "'");
+  }
+  const auto run_start = Clock::now();
+  FitResult res;
+  data::Loader loader(train, o.batch_size, o.shuffle, o.seed);
+  if (o.shuffle_state) loader.set_rng_state(*o.shuffle_state);
+  std::optional<CsvLog> csv;
+  if (!o.csv_path.empty()) csv.emplace(o.csv_path);
+  const std::int64_t per_epoch = std::int64_t(loader.num_batches());
+  const std::int64_t total_steps = per_epoch * o.epochs;
+  std::int64_t step = o.start_step;
+  const std::string label = o.label.empty() ? std::string(scalar_traits<T>::name) : o.label;
+
+  for (int epoch = o.start_epoch; epoch < o.epochs; ++epoch) {
+    const auto t0 = Clock::now();
+    loader.start_epoch();
+    ProgressBar bar(label, epoch + 1, o.epochs, loader.num_batches(), !o.quiet);
+    double loss_sum = 0.0;
+    std::size_t seen = 0, correct = 0;
+    std::int64_t skipped = 0;
+    int skipped_in_a_row = 0;
+    double lr = o.lr;
+    for (std::size_t b = 0; b < loader.num_batches(); ++b, ++step) {
+      lr = o.schedule.lr(o.lr, epoch, step, total_steps);
+      opt.set_lr(lr);
+      const Tensor<T> x = loader.inputs<T>(b, o.layout);
+      const std::vector<std::int32_t> y = loader.labels(b);
+      const Tensor<T> logits = model.forward(x, nn::Mode::Train);
+      auto out =
+          nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y), o.loss_accumulate);
+      model.backward(out.grad);
+      const auto guard = nn::check_finite(model, out.loss, step);
+      if (!guard.ok) {
+        const std::string where = "epoch " + std::to_string(epoch + 1) + ", batch " +
+                                  std::to_string(b) + " (step " + std::to_string(step) + ")";
+        if (o.on_non_finite == NonFinitePolicy::Stop) {
+          bar.finish();
+          throw nn::NonFiniteError("pure16::train::fit [" + label + "]: non-finite value at " +
+                                       where + ": " + guard.what,
+                                   step, guard.layer, guard.tensor);
+        }
+        ++skipped;
+        if (++skipped_in_a_row > o.max_skipped_in_a_row) {
+          bar.finish();
+          throw nn::NonFiniteError("pure16::train::fit [" + label +
+                                       "]: " + std::to_string(skipped_in_a_row) +
+                                       " batches in a row skipped for non-finite values, last at " +
+                                       where + ": " + guard.what,
+                                   step, guard.layer, guard.tensor);
+        }
+        continue;
+      }
+      skipped_in_a_row = 0;
+      opt.step();
+      loss_sum += out.loss * double(y.size());
+      seen += y.size();
+      const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
+      for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+      bar.update(b + 1, loss_sum / double(seen));
+    }
+    bar.finish();
+    EpochStats s;
+    s.epoch = epoch + 1;
+    s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    s.train_loss = seen ? loss_sum / double(seen) : NAN;
+    s.train_accuracy = seen ? double(correct) / double(seen) : NAN;
+    s.lr = lr;
+    s.skipped = skipped;
+    res.skipped += skipped;
+    if (test) {
+      res.test = evaluate(model, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
+      s.test_accuracy = res.test.accuracy;
+    }
+    res.epochs.push_back(s);
+    if (csv) csv->write(s);
+    if (o.on_epoch_end) o.on_epoch_end(EpochEnd{s, step, loader.rng_state()});
+  }
+  if (test && res.test.predictions.empty()) {
+    res.test = evaluate(model, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
+  }
+  res.steps = step;
+  res.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
+  return res;
+}
+
+}  // namespace pure16::train
