@@ -91,12 +91,122 @@ struct View {
   const T* at(std::size_t r, std::size_t k) const { return base + r * rs + k * ks; }
 };
 
-using ToFloatFn = void (*)(const void*, float*, std::size_t);
+#if PURE16_X86
+// 8 consecutive elements of T as floats (no NaN canonicalisation needed for packing).
+template <class T>
+PURE16_TARGET_AVX2 inline __m256 load8_avx2(const T* p) {
+  if constexpr (std::is_same_v<T, half>) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (std::is_same_v<T, bfloat16>) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  } else {
+    return _mm256_loadu_ps(p);
+  }
+}
+
+// Stores the first cnt (1..8) lanes of x.
+PURE16_TARGET_AVX2 inline void store_first_avx2(float* d, __m256 x, std::size_t cnt) {
+  if (cnt == 8) {
+    _mm256_storeu_ps(d, x);
+  } else if (cnt >= 4) {
+    _mm_storeu_ps(d, _mm256_castps256_ps128(x));
+    alignas(32) float t[8];
+    _mm256_store_ps(t, x);
+    for (std::size_t i = 4; i < cnt; ++i) d[i] = t[i];
+  } else {
+    alignas(32) float t[8];
+    _mm256_store_ps(t, x);
+    for (std::size_t i = 0; i < cnt; ++i) d[i] = t[i];
+  }
+}
+
+// In-register 8x8 transpose: r[i] lane j -> r[j] lane i.
+PURE16_TARGET_AVX2 inline void transpose8_avx2(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// pack_sliver with AVX2 + F16C: rows contiguous -> vector convert per k; k contiguous ->
+// convert 8 k of up to 8 rows and transpose in registers.
+template <class T>
+PURE16_TARGET_AVX2 void pack_sliver_avx2(View<T> v, std::size_t w, std::size_t kc, std::size_t R,
+                                         float* dst) {
+  if (v.rs == 1) {
+    for (std::size_t k = 0; k < kc; ++k) {
+      const T* src = v.at(0, k);
+      float* d = dst + k * R;
+      std::size_t r = 0;
+      for (; r + 8 <= w; r += 8) _mm256_storeu_ps(d + r, load8_avx2(src + r));
+      for (; r < w; ++r) d[r] = static_cast<float>(src[r]);
+      for (; r < R; ++r) d[r] = 0.0f;
+    }
+    return;
+  }
+  for (std::size_t r0 = 0; r0 < R; r0 += 8) {
+    const std::size_t cnt = std::min<std::size_t>(8, R - r0);
+    const std::size_t valid = w > r0 ? std::min<std::size_t>(cnt, w - r0) : 0;
+    std::size_t k = 0;
+    for (; k + 8 <= kc; k += 8) {
+      __m256 x[8];
+      for (std::size_t i = 0; i < 8; ++i)
+        x[i] = i < valid ? load8_avx2(v.at(r0 + i, k)) : _mm256_setzero_ps();
+      transpose8_avx2(x);
+      for (std::size_t kk = 0; kk < 8; ++kk) store_first_avx2(dst + (k + kk) * R + r0, x[kk], cnt);
+    }
+    for (; k < kc; ++k) {
+      for (std::size_t i = 0; i < cnt; ++i)
+        dst[k * R + r0 + i] = i < valid ? static_cast<float>(*v.at(r0 + i, k)) : 0.0f;
+    }
+  }
+}
+
+// A whole block with rows contiguous (v.rs == 1): bands of 4 k, each read sequentially
+// across all slivers (a power-of-two leading dimension would otherwise make the column
+// walk of one sliver thrash the cache sets).
+template <class T>
+PURE16_TARGET_AVX2 void pack_block_rows_avx2(View<T> v, std::size_t rows, std::size_t kc,
+                                             std::size_t R, float* dst) {
+  constexpr std::size_t band = 4;
+  for (std::size_t k0 = 0; k0 < kc; k0 += band) {
+    const std::size_t k1 = std::min(kc, k0 + band);
+    for (std::size_t r0 = 0; r0 < rows; r0 += R) {
+      const std::size_t w = std::min(R, rows - r0);
+      float* ds = dst + r0 * kc;
+      for (std::size_t k = k0; k < k1; ++k) {
+        const T* src = v.at(r0, k);
+        float* d = ds + k * R;
+        std::size_t r = 0;
+        for (; r + 8 <= w; r += 8) _mm256_storeu_ps(d + r, load8_avx2(src + r));
+        for (; r < w; ++r) d[r] = static_cast<float>(src[r]);
+        for (; r < R; ++r) d[r] = 0.0f;
+      }
+    }
+  }
+}
+#endif
 
 // Packs rows [0, w) x k [0, kc) of v into dst[k*R + r] as float, zero for r in [w, R).
 template <class T>
 inline void pack_sliver(View<T> v, std::size_t w, std::size_t kc, std::size_t R, float* dst,
                         float* tmp, Isa isa) {
+#if PURE16_X86
+  if (isa != Isa::Portable) return pack_sliver_avx2(v, w, kc, R, dst);
+#endif
   if (v.rs == 1) {  // rows contiguous: one conversion per k
     for (std::size_t k = 0; k < kc; ++k) {
       float* d = dst + k * R;
@@ -118,6 +228,9 @@ inline void pack_sliver(View<T> v, std::size_t w, std::size_t kc, std::size_t R,
 template <class T>
 inline void pack_block(View<T> v, std::size_t rows, std::size_t kc, std::size_t R, float* dst,
                        float* tmp, Isa isa) {
+#if PURE16_X86
+  if (isa != Isa::Portable && v.rs == 1) return pack_block_rows_avx2(v, rows, kc, R, dst);
+#endif
   for (std::size_t r0 = 0; r0 < rows; r0 += R) {
     View<T> s{v.at(r0, 0), v.rs, v.ks};
     pack_sliver(s, std::min(R, rows - r0), kc, R, dst + r0 * kc, tmp, isa);
@@ -404,11 +517,11 @@ inline Shape shape_of(Family f) {
 #if PURE16_X86
     case Family::Avx2:
     case Family::Avx2Native:
-      return {kAvx2MR, kAvx2NR, 96, 256, 1536, false};
+      return {kAvx2MR, kAvx2NR, 48, 256, 1024, false};
     case Family::Avx512:
-      return {kAvx512MR, kAvx512NR, 96, 256, 1536, false};
+      return {kAvx512MR, kAvx512NR, 48, 192, 1024, false};
     case Family::Avx512Bf16:
-      return {kAvx512MR, kAvx512NR, 96, 512, 1536, true};
+      return {kAvx512MR, kAvx512NR, 48, 384, 1024, true};
 #else
     default:
       break;
@@ -455,16 +568,22 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
       s.nc, std::max<std::size_t>(s.nr, ((1u << 20) / std::max<std::size_t>(K, 1)) / s.nr * s.nr));
   nc = std::min(nc, round_up(N, s.nr));
   const std::size_t mc = std::min(s.mc, round_up(M, s.mr));
-  const std::size_t kc_max = std::min(s.kc, round_up(K, kunit));
+  // Equal k-blocks (multiples of 8) instead of full blocks and a thin remainder.
+  const std::size_t kblocks = (K + s.kc - 1) / s.kc;
+  const std::size_t kcb = std::min(s.kc, round_up((K + kblocks - 1) / kblocks, 8));
+  const std::size_t kc_max = std::min(kcb, round_up(K, kunit));
   const std::size_t ku_max = (kc_max + kunit - 1) / kunit;
   const std::size_t k_units_total = [&] {
     std::size_t t = 0;
-    for (std::size_t pc = 0; pc < K; pc += s.kc) t += (std::min(s.kc, K - pc) + kunit - 1) / kunit;
+    for (std::size_t pc = 0; pc < K; pc += kcb) t += (std::min(kcb, K - pc) + kunit - 1) / kunit;
     return t;
   }();
 
   Workspace& ws = workspace();
-  float* cacc = grow(ws.c, mc * nc);
+  // accumulator rows padded by one cache line: a power-of-two row stride would map the rows
+  // of a micro-tile onto the same cache sets
+  const std::size_t ldacc = nc + 16;
+  float* cacc = grow(ws.c, mc * ldacc);
   float* tmp = grow(ws.tmp, std::max(K, nc) + 16);
   float* bpack = nullptr;
   float* apack = nullptr;
@@ -487,8 +606,8 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
     // pack the K x ncur panel of op(B), pc block after pc block
     {
       std::size_t off = 0;
-      for (std::size_t pc = 0; pc < K; pc += s.kc) {
-        const std::size_t kc = std::min(s.kc, K - pc);
+      for (std::size_t pc = 0; pc < K; pc += kcb) {
+        const std::size_t kc = std::min(kcb, K - pc);
         const std::size_t ku = (kc + kunit - 1) / kunit;
         View<T> vb{B + jc * b_rs + pc * b_ks, b_rs, b_ks};
         if constexpr (std::is_same_v<T, bfloat16>) {
@@ -506,8 +625,8 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
       const std::size_t mcur = std::min(mc, M - ic);
       const std::size_t mcp = round_up(mcur, s.mr);
       std::size_t boff = 0;
-      for (std::size_t pc = 0; pc < K; pc += s.kc) {
-        const std::size_t kc = std::min(s.kc, K - pc);
+      for (std::size_t pc = 0; pc < K; pc += kcb) {
+        const std::size_t kc = std::min(kcb, K - pc);
         const std::size_t ku = (kc + kunit - 1) / kunit;
         View<T> va{A + ic * a_rs + pc * a_ks, a_rs, a_ks};
         bool packed_pairs = false;
@@ -521,19 +640,19 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
         const bool acc = pc != 0;
         for (std::size_t jr = 0; jr < ncp; jr += s.nr) {
           for (std::size_t ir = 0; ir < mcp; ir += s.mr) {
-            float* ctile = cacc + ir * ncp + jr;
+            float* ctile = cacc + ir * ldacc + jr;
 #if PURE16_X86
             if (packed_pairs) {
-              kernel_bf16_avx512(ku, apk + ir * ku, bpk + boff + jr * ku, ctile, ncp, acc);
+              kernel_bf16_avx512(ku, apk + ir * ku, bpk + boff + jr * ku, ctile, ldacc, acc);
               continue;
             }
 #endif
-            run_kernel<T>(fam, ku, apack + ir * ku, bpack + boff + jr * ku, ctile, ncp, acc);
+            run_kernel<T>(fam, ku, apack + ir * ku, bpack + boff + jr * ku, ctile, ldacc, acc);
           }
         }
         boff += ku * ncp;
       }
-      store_block(cacc, ncp, C + ic * ldc + jc, ldc, mcur, ncur, alpha, beta, tmp, isa);
+      store_block(cacc, ldacc, C + ic * ldc + jc, ldc, mcur, ncur, alpha, beta, tmp, isa);
     }
   }
 }
