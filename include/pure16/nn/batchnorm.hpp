@@ -9,21 +9,24 @@
 //    updates running = (1 - momentum) running + momentum * stat with the unbiased variance
 //    (M / (M - 1) var). Mode::Eval normalizes with the running statistics.
 //  * Statistics are computed stably in any scalar type and both Accumulate policies:
-//      mean: the values are shifted by the channel's first value K (exact in acc_t<T>) and
-//            the shifted values averaged with MeanReducer (Float: sum in acc_t<T>; Native: a
-//            running mean rounded to T at every step, which stays within the data's range);
-//            mean = K + that average (rounded to T under Native).
+//      mean: the values are shifted by the channel's first value K and the shifted values
+//            averaged with MeanReducer into m (Float: sum in acc_t<T>; Native: a running
+//            mean rounded to T at every step, which stays within the data's range). The
+//            mean is the pair (K, m); deviations are (x - K) - m formed in acc_t<T>, so a
+//            large mean (1000 with std 0.1) is never rounded to T before subtraction.
 //      var:  a second pass averages ((x - mean) / S)^2 with S the power of two at or above
 //            max |x - mean|, so every term and the running mean lie in [0, 1]; then
 //            var = avg * S^2 in acc_t<T>. The variance is a mean of squares, never negative,
 //            and no square of a large fp16 value is ever formed in T, so activations up to
 //            the fp16 range (e.g. 60000) cannot overflow it.
-//    1 / sqrt(var + eps) is formed in acc_t<T> (eps is not rounded to T: 1e-5 would be a
-//    fp16 subnormal) and kept, rounded to T, for the backward pass with x_hat in T.
+//    std = sqrt(var + eps) is formed in acc_t<T> (eps is not rounded to T: 1e-5 would be a
+//    fp16 subnormal) and kept, rounded to T, for the backward pass with x_hat in T. The
+//    standard deviation, unlike its inverse, stays a normal fp16 number for every variance
+//    of fp16 data (sqrt(1e-5) <= std <= 65504), so its rounding costs one unit roundoff.
 //  * A running_var beyond T's range rounds to infinity, as storing it in T must.
 //  * Backward (after a Mode::Train forward): with g = dy, sums over each channel under the
 //    policy, dbeta = sum g, dgamma = sum g x_hat,
-//    dx = gamma inv_std (g - dbeta / M - x_hat dgamma / M), one rounding per element.
+//    dx = gamma / std (g - dbeta / M - x_hat dgamma / M), one rounding per element.
 //  * Train mode needs more than one value per channel (M > 1), as PyTorch.
 #pragma once
 
@@ -100,39 +103,41 @@ class BatchNorm : public Layer<T> {
           "per channel, got input " +
           shape_str(x.shape()));
     }
-    const bool native = this->accumulate_ == Accumulate::Native;
     const Acc mom = static_cast<Acc>(momentum_);
     xhat_ = Tensor<T>(x.shape());
     trained_ = true;
-    inv_std_ = Tensor<T>({c_});
+    std_ = Tensor<T>({c_});
     for (std::size_t c = 0; c < c_; ++c) {
-      // mean: shifted by the first value, averaged under the policy
+      // mean: shifted by the first value k, averaged under the policy. The mean is kept
+      // as the pair (k, m) — both values of T under Native — and deviations are formed as
+      // (x - k) - m, so no rounding of k + m to T ever enters the normalization.
       const Acc k = load(x[c * hw_]);
       MeanReducer<T> mr(this->accumulate_);
       for_channel(c, [&](std::size_t i) { mr.add(load(x[i]) - k); });
-      Acc mean = k + mr.value();
-      if (native) mean = through<T>(mean);
+      const Acc m_shift = mr.value();
+      auto dev = [&](std::size_t i) { return (load(x[i]) - k) - m_shift; };
       // variance: mean of squares of the deviations scaled into [-1, 1]
       Acc dmax = 0;
-      for_channel(c, [&](std::size_t i) { dmax = std::max(dmax, std::fabs(load(x[i]) - mean)); });
+      for_channel(c, [&](std::size_t i) { dmax = std::max(dmax, std::fabs(dev(i))); });
       int e = 0;
       std::frexp(dmax, &e);
       const Acc s = dmax > Acc(0) ? std::ldexp(Acc(1), e) : Acc(1), inv_s = Acc(1) / s;
       MeanReducer<T> vr(this->accumulate_);
       for_channel(c, [&](std::size_t i) {
-        const Acc d = (load(x[i]) - mean) * inv_s;
+        const Acc d = dev(i) * inv_s;
         vr.add(d * d);
       });
       const Acc var = vr.value() * s * s;
-      const T inv_t = store<T>(Acc(1) / std::sqrt(var + eps));
-      inv_std_[c] = inv_t;
-      const Acc inv = load(inv_t);
+      const T std_t = store<T>(std::sqrt(var + eps));
+      std_[c] = std_t;
+      const Acc inv = Acc(1) / load(std_t);
       const Acc g = load(weight_.value[c]), b = load(bias_.value[c]);
       for_channel(c, [&](std::size_t i) {
-        const Acc xh = (load(x[i]) - mean) * inv;
+        const Acc xh = dev(i) * inv;
         xhat_[i] = store<T>(xh);
         y[i] = store<T>(g * xh + b);
       });
+      const Acc mean = k + m_shift;
       const Acc unbiased = var * (static_cast<Acc>(m) / static_cast<Acc>(m - 1));
       running_mean_[c] = store<T>((Acc(1) - mom) * load(running_mean_[c]) + mom * mean);
       running_var_[c] = store<T>((Acc(1) - mom) * load(running_var_[c]) + mom * unbiased);
@@ -161,7 +166,7 @@ class BatchNorm : public Layer<T> {
       bias_.grad[c] = store<T>(sg.value());
       weight_.grad[c] = store<T>(sgx.value());
       const Acc mg = sg.value() * inv_m, mgx = sgx.value() * inv_m;
-      const Acc coef = load(weight_.value[c]) * load(inv_std_[c]);
+      const Acc coef = load(weight_.value[c]) / load(std_[c]);
       for_channel(c, [&](std::size_t i) {
         dx[i] = store<T>(coef * (load(dy[i]) - mg - load(xhat_[i]) * mgx));
       });
@@ -197,7 +202,7 @@ class BatchNorm : public Layer<T> {
   double eps_, momentum_;
   Parameter<T> weight_, bias_;
   Tensor<T> running_mean_, running_var_;
-  Tensor<T> xhat_, inv_std_;
+  Tensor<T> xhat_, std_;
   std::size_t n_ = 0, hw_ = 0;
   bool trained_ = false;
 };

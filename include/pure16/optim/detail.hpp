@@ -32,9 +32,8 @@ class ParamOptimizer : public Optimizer<T> {
 
   std::vector<StateTensor<T>> state() override {
     std::vector<StateTensor<T>> out;
-    for (auto& s : slots_)
-      for (std::size_t i = 0; i < s.second.size(); ++i)
-        out.push_back({std::to_string(i) + "." + s.first, &s.second[i]});
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      for (auto& s : slots_) out.push_back({std::to_string(i) + "." + s.first, &s.second[i]});
     return out;
   }
 
