@@ -213,6 +213,17 @@ inline std::string exact_double(double v) {
 
 }  // namespace detail
 
+/// pure16's architecture JSON (as in the "architecture" metadata) of a list of layer specs:
+/// [{"type": "Dense", "args": {"in": 784, "out": 512, "bias": 1}}, ...].
+inline std::string architecture_to_json(const std::vector<nn::LayerSpec>& specs) {
+  return detail::specs_to_json(specs).dump();
+}
+/// The layer specs of architecture JSON text; `source` names the text in errors (io::Error).
+inline std::vector<nn::LayerSpec> architecture_from_json(const std::string& text,
+                                                         const std::string& source) {
+  return detail::specs_from_json(text, source);
+}
+
 /// One tensor of a safetensors header; [begin, end) is relative to the data section.
 struct TensorEntry {
   std::string name;
