@@ -233,3 +233,20 @@ TEST_CASE("non-finite guard: stop names the step, skip drops the batch") {
     CHECK(std::isfinite(r.final_train_loss()));
   }
 }
+
+TEST_CASE_TEMPLATE("the guard's fast finiteness scan", T, half, bfloat16, float, double) {
+  Tensor<T> t({1000});
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = T(float(i) - 500.0f);
+  t[3] = scalar_traits<T>::max();
+  t[4] = T(-double(scalar_traits<T>::max()));
+  t[5] = scalar_traits<T>::min_subnormal();
+  CHECK(train::detail::all_finite(t));
+  for (double bad : {double(INFINITY), -double(INFINITY), double(NAN)}) {
+    for (std::size_t at : {std::size_t(0), std::size_t(517), std::size_t(999)}) {
+      Tensor<T> u = t.clone();
+      u[at] = T(bad);
+      CHECK_FALSE(train::detail::all_finite(u));
+    }
+  }
+  CHECK(train::detail::all_finite(Tensor<T>()));
+}

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <pure16/data/dataset.hpp>
@@ -36,6 +37,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace pure16::train {
@@ -84,6 +86,42 @@ struct FitResult {
   std::int64_t skipped = 0;  // batches skipped by the guard
   double final_train_loss() const { return epochs.empty() ? NAN : epochs.back().train_loss; }
 };
+
+namespace detail {
+
+/// True when no element of t is NaN or infinite: a branch-free scan of the exponent bits
+/// (all ones means Inf/NaN in every IEEE-style type), which compilers vectorize. It is the
+/// fast path of the guard; nn::check_finite then builds the detailed report on failure.
+template <Scalar T>
+bool all_finite(const Tensor<T>& t) {
+  using Bits = std::conditional_t<sizeof(T) == 2, std::uint16_t,
+                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
+  constexpr Bits mask = sizeof(T) == 8                ? Bits(0x7FF0000000000000ull)
+                        : sizeof(T) == 4              ? Bits(0x7F800000u)
+                        : std::is_same_v<T, bfloat16> ? Bits(0x7F80u)
+                                                      : Bits(0x7C00u);
+  const std::size_t n = t.size();
+  const T* p = t.data();
+  unsigned bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    Bits b;
+    std::memcpy(&b, p + i, sizeof(T));
+    bad |= unsigned((b & mask) == mask);
+  }
+  return bad == 0;
+}
+
+/// Loss, gradients and values all finite (what nn::check_finite checks, fast).
+template <Scalar T>
+bool model_finite(nn::Sequential<T>& model, double loss) {
+  if (!std::isfinite(loss)) return false;
+  for (auto* p : model.parameters()) {
+    if (!all_finite(p->grad) || !all_finite(p->value)) return false;
+  }
+  return true;
+}
+
+}  // namespace detail
 
 /// Accuracy, mean loss and predictions of `model` (Mode::Eval) on a whole data set.
 template <Scalar T>
@@ -150,8 +188,8 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
       auto out =
           nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y), o.loss_accumulate);
       model.backward(out.grad);
-      const auto guard = nn::check_finite(model, out.loss, step);
-      if (!guard.ok) {
+      if (!detail::model_finite(model, out.loss)) {
+        const auto guard = nn::check_finite(model, out.loss, step);
         const std::string where = "epoch " + std::to_string(epoch + 1) + ", batch " +
                                   std::to_string(b) + " (step " + std::to_string(step) + ")";
         if (o.on_non_finite == NonFinitePolicy::Stop) {
