@@ -53,6 +53,9 @@ TEST_CASE("summary table shows each twin, its figures and the paper's") {
   CHECK(t.find("50.00%") != std::string::npos);    // strict and agreement
   CHECK(t.find("paper: fp16 vs fp32") != std::string::npos);
   CHECK(summary_table({r}, false).find("paper") == std::string::npos);
+  std::ostringstream os;
+  os << r;
+  CHECK(os.str() == summary_table({r}, false));  // no layers, no violation
 }
 
 TEST_CASE("per-sample CSV holds one exact line per sample") {
@@ -95,4 +98,29 @@ TEST_CASE("histogram CSV and JSON carry the counts") {
   CHECK(j["accuracy_ref"].is_null());  // no labels
   CHECK(j["per_sample"].size() == 2);
   CHECK(j["per_sample"][1]["delta"].get<double>() == 0.125);
+}
+
+TEST_CASE("layer table and layer CSV list every layer's error") {
+  PrecisionAnalyzer an;
+  const Tensor<float> a = Tensor<float>::from<float>({2, 2}, {1.0f, -2.0f, 3.0f, 4.0f});
+  const Tensor<half> b = Tensor<half>::from<float>({2, 2}, {1.5f, -2.0f, 3.0f, 3.75f});
+  const std::vector<Tensor<float>> ra{a};
+  const std::vector<Tensor<half>> rb{b};
+  const std::vector<std::string> types{"Dense"};
+  an.add_layer_outputs<float, half>(ra, rb, types);
+  const auto r = an.report();
+  REQUIRE(r.layers.size() == 1);
+  CHECK(r.layers[0].max_abs == 0.5);
+  CHECK(r.layers[0].mean_abs == 0.1875);  // (0.5 + 0.25) / 4
+  CHECK(r.layers[0].ref_max_abs == 4.0);
+  CHECK(r.layers[0].relative() == 0.125);
+  const std::string t = layer_table(r);
+  CHECK(t.find("[N, 2]") != std::string::npos);
+  CHECK(t.find("5.00e-01") != std::string::npos);
+  CHECK(t.find("1.88e-01") != std::string::npos);
+  const auto path = scratch("layers.csv").string();
+  write_layers_csv(r, path);
+  const auto lines = lines_of(path);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1] == "0,Dense,4,0,0.5,0.1875,4,0.125");
 }

@@ -6,6 +6,7 @@
 //    fractions, agreement, violations, accuracies) and, when paper_row is set, a last row
 //    with the published figures for fp16 vs fp32 (delta ~ 1e-3 with variance 1e-5..1e-4,
 //    Gamma ~ 1e-1 with variance ~ 1e-2).
+//  * operator<< prints one report: its summary row, its layer table, any violation message.
 //  * layer_table(report) lists the per-layer error: max and mean |ref - low|, and max_abs
 //    relative to the reference's largest |output|.
 //  * write_samples_csv / write_layers_csv / write_histograms_csv write one header line and
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <pure16/analysis/precision.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -101,17 +103,34 @@ inline std::string layer_table(const PrecisionReport& r) {
                 "max |ref|", "rel. max");
   os << line;
   for (const auto& e : r.layers) {
-    Shape s = e.shape;
-    if (!s.empty()) s[0] = 0;  // batch dimension: not meaningful across batches
-    std::string shape = shape_str(s);
-    if (!e.shape.empty()) shape.replace(1, 1, "N");
+    // The batch dimension is shown as N: it varies between batches.
+    std::ostringstream shape;
+    shape << '[';
+    for (std::size_t d = 0; d < e.shape.size(); ++d) {
+      shape << (d ? ", " : "");
+      if (d == 0) {
+        shape << 'N';
+      } else {
+        shape << e.shape[d];
+      }
+    }
+    shape << ']';
     std::snprintf(line, sizeof line, fmt, std::to_string(e.index).c_str(), e.type.c_str(),
-                  shape.c_str(), detail::sci(e.max_abs).c_str(), detail::sci(e.mean_abs).c_str(),
-                  detail::sci(e.ref_max_abs).c_str(), detail::sci(e.relative()).c_str());
+                  shape.str().c_str(), detail::sci(e.max_abs).c_str(),
+                  detail::sci(e.mean_abs).c_str(), detail::sci(e.ref_max_abs).c_str(),
+                  detail::sci(e.relative()).c_str());
     os << line;
     if (e.nonfinite) os << "       (" << e.nonfinite << " non-finite elements left out)\n";
   }
   return os.str();
+}
+
+/// The one-row summary table of `r`, its per-layer error, and its violation message if any.
+inline std::ostream& operator<<(std::ostream& os, const PrecisionReport& r) {
+  os << summary_table({r}, false);
+  if (!r.layers.empty()) os << layer_table(r);
+  if (!r.theorem_holds()) os << r.violation_message() << '\n';
+  return os;
 }
 
 /// index,label,pred_ref,pred_low,agree,finite,guaranteed,strict,delta,gamma,p_ref_top1
