@@ -11,6 +11,7 @@
 #include <pure16/data/dataset.hpp>
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/optim.hpp>
+#include <pure16/train/checkpoint.hpp>
 #include <pure16/train/train.hpp>
 #include <sstream>
 #include <string>
@@ -249,4 +250,48 @@ TEST_CASE_TEMPLATE("the guard's fast finiteness scan", T, half, bfloat16, float,
     }
   }
   CHECK(train::detail::all_finite(Tensor<T>()));
+}
+
+TEST_CASE_TEMPLATE("fit with checkpoints: resuming from the file is bit-identical", T, half,
+                   float) {
+  const data::Dataset tr = blobs(160, 9);
+  train::FitOptions fo;
+  fo.epochs = 3;
+  fo.batch_size = 16;
+  fo.lr = 0.05;
+  fo.seed = 3;
+  fo.layout = data::Layout::Flat;
+  fo.quiet = true;
+  optim::SGDOptions so;
+  so.lr = 0.05;
+  so.momentum = 0.9;
+  const std::string path = temp_path(std::string(scalar_traits<T>::name) + ".ckpt");
+
+  auto a = small_mlp<T>(5);
+  optim::SGD<T> oa(a.parameters(), so);
+  train::fit(a, oa, tr, nullptr, fo);
+
+  {
+    // A run killed after its first epoch, with a checkpoint written at each epoch's end.
+    auto b = small_mlp<T>(5);
+    optim::SGD<T> ob(b.parameters(), so);
+    train::FitOptions first = fo;
+    first.epochs = 1;
+    first.on_epoch_end = train::checkpoint_each_epoch(path, b, ob);
+    train::fit(b, ob, tr, nullptr, first);
+  }
+  auto c = small_mlp<T>(99);  // other initial weights: all replaced by the checkpoint
+  optim::SGD<T> oc(c.parameters(), so);
+  train::FitOptions rest = fo;
+  const auto st = train::resume_from_checkpoint(path, c, oc, rest);
+  CHECK(st.epoch == 1);
+  CHECK(st.step == 10);
+  CHECK(rest.start_epoch == 1);
+  CHECK(oc.steps() == 10);
+  train::fit(c, oc, tr, nullptr, rest);
+  auto pa = a.parameters(), pc = c.parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    for (std::size_t k = 0; k < pa[i]->value.size(); ++k)
+      CHECK(float(pa[i]->value[k]) == float(pc[i]->value[k]));
+  fs::remove(path);
 }
