@@ -10,6 +10,7 @@
 //    it never overflows.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <pure16/nn/layer.hpp>
@@ -32,7 +33,13 @@ class Elementwise : public Layer<T> {
     const T* xp = x.data();
     T* yp = y.data();
     const std::size_t n = x.size();
-    for (std::size_t i = 0; i < n; ++i) yp[i] = store<T>(d.f(load(xp[i])));
+    Acc buf[kChunk];
+    for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
+      const std::size_t c = std::min(kChunk, n - i0);
+      widen(xp + i0, buf, c);
+      for (std::size_t i = 0; i < c; ++i) buf[i] = d.f(buf[i]);
+      narrow(buf, yp + i0, c);
+    }
     if (mode == Mode::Train) {
       cached_ = Derived::kKeepInput ? x : y;
     } else {
@@ -58,7 +65,14 @@ class Elementwise : public Layer<T> {
     const T* g = dy.data();
     T* o = dx.data();
     const std::size_t n = dy.size();
-    for (std::size_t i = 0; i < n; ++i) o[i] = store<T>(load(g[i]) * d.df(load(c[i])));
+    Acc cb[kChunk], gb[kChunk];
+    for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
+      const std::size_t m = std::min(kChunk, n - i0);
+      widen(c + i0, cb, m);
+      widen(g + i0, gb, m);
+      for (std::size_t i = 0; i < m; ++i) gb[i] *= d.df(cb[i]);
+      narrow(gb, o + i0, m);
+    }
     return dx;
   }
 

@@ -12,12 +12,16 @@
 //    Native keeps a running mean m_k = m_{k-1} + (v_k - m_{k-1}) / k rounded to T at every
 //    step, so the accumulator stays within the range of the values and never overflows
 //    (a plain running sum in T would overflow after a few dozen values near 60000).
-//  * column_sums / add_rows helpers reduce row-major matrices along rows with a Reducer per
-//    column, vectorisable in the Float case.
+//  * column_sums / row_sums reduce row-major matrices under the policy.
+//  * widen / narrow convert blocks between T and acc_t<T> with kernels::convert (SIMD per
+//    instruction set, bit-identical to load/store element by element); element-wise loops
+//    work on blocks of kChunk values widened into acc_t<T> buffers.
 // Layer code uses only these helpers and never branches on the scalar type.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <pure16/kernels/convert.hpp>
 #include <pure16/scalar.hpp>
 #include <vector>
 
@@ -40,6 +44,21 @@ inline T store(acc_t<T> x) {
 template <Scalar T>
 inline acc_t<T> through(acc_t<T> x) {
   return load<T>(store<T>(x));
+}
+
+/// Block size of the element-wise loops (values widened to acc_t<T> at a time).
+inline constexpr std::size_t kChunk = 256;
+
+/// dst[i] = load(src[i]) for i < n, in bulk.
+template <Scalar T>
+inline void widen(const T* src, acc_t<T>* dst, std::size_t n) {
+  kernels::convert(src, dst, n);
+}
+
+/// dst[i] = store<T>(src[i]) for i < n, in bulk (nearest-even).
+template <Scalar T>
+inline void narrow(const acc_t<T>* src, T* dst, std::size_t n) {
+  kernels::convert(src, dst, n);
 }
 
 /// A sum under the Accumulate policy (see the header comment).
@@ -89,24 +108,29 @@ class MeanReducer {
 template <Scalar T>
 void column_sums(const T* a, std::size_t rows, std::size_t cols, T* out, Accumulate acc) {
   using Acc = acc_t<T>;
-  std::vector<Acc> s(cols, Acc(0));
+  std::vector<Acc> s(cols, Acc(0)), row(cols);
   const bool native = acc == Accumulate::Native;
   for (std::size_t i = 0; i < rows; ++i) {
-    const T* row = a + i * cols;
-    for (std::size_t j = 0; j < cols; ++j) s[j] += load(row[j]);
+    widen(a + i * cols, row.data(), cols);
+    for (std::size_t j = 0; j < cols; ++j) s[j] += row[j];
     if (native)
       for (std::size_t j = 0; j < cols; ++j) s[j] = through<T>(s[j]);
   }
-  for (std::size_t j = 0; j < cols; ++j) out[j] = store<T>(s[j]);
+  narrow(s.data(), out, cols);
 }
 
 /// out[i] = sum_j a[i * cols + j] (row sums) under the policy, each rounded once to T.
 template <Scalar T>
 void row_sums(const T* a, std::size_t rows, std::size_t cols, T* out, Accumulate acc) {
+  using Acc = acc_t<T>;
+  Acc buf[kChunk];
   for (std::size_t i = 0; i < rows; ++i) {
     Reducer<T> r(acc);
-    const T* row = a + i * cols;
-    for (std::size_t j = 0; j < cols; ++j) r.add(load(row[j]));
+    for (std::size_t j0 = 0; j0 < cols; j0 += kChunk) {
+      const std::size_t c = std::min(kChunk, cols - j0);
+      widen(a + i * cols + j0, buf, c);
+      for (std::size_t j = 0; j < c; ++j) r.add(buf[j]);
+    }
     out[i] = store<T>(r.value());
   }
 }

@@ -17,6 +17,7 @@
 //  when rounding = Rounding::Stochastic (16-bit T). eps goes through checked_epsilon<T>.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -89,15 +90,23 @@ class Adam : public ParamOptimizer<T> {
       T* m = this->slot(m_, i).data();
       T* v = this->slot(v_, i).data();
       const std::size_t n = p.value.size();
-      for (std::size_t k = 0; k < n; ++k) {
-        const Acc wk = static_cast<Acc>(w[k]);
-        const Acc d = static_cast<Acc>(g[k]) + l2 * wk;
-        const Acc mk = b1 * static_cast<Acc>(m[k]) + one_m_b1 * d;
-        const Acc vk = b2 * static_cast<Acc>(v[k]) + one_m_b2 * d * d;
-        m[k] = round_to<T>(mk);
-        v[k] = round_to<T>(vk);
-        const Acc den = std::sqrt(vk) * inv_sqrt_bc2 + eps;
-        w[k] = this->round_weight(wk * decay - step_size * mk / den);
+      Acc wf[nn::kChunk], gf[nn::kChunk], mf[nn::kChunk], vf[nn::kChunk];
+      for (std::size_t k0 = 0; k0 < n; k0 += nn::kChunk) {
+        const std::size_t c = std::min(nn::kChunk, n - k0);
+        nn::widen(w + k0, wf, c);
+        nn::widen(g + k0, gf, c);
+        nn::widen(m + k0, mf, c);
+        nn::widen(v + k0, vf, c);
+        for (std::size_t k = 0; k < c; ++k) {
+          const Acc d = gf[k] + l2 * wf[k];
+          mf[k] = b1 * mf[k] + one_m_b1 * d;
+          vf[k] = b2 * vf[k] + one_m_b2 * d * d;
+          const Acc den = std::sqrt(vf[k]) * inv_sqrt_bc2 + eps;
+          wf[k] = wf[k] * decay - step_size * mf[k] / den;
+        }
+        nn::narrow(mf, m + k0, c);
+        nn::narrow(vf, v + k0, c);
+        this->store_weights(wf, w + k0, c);
       }
     }
     ++this->steps_;

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <pure16/nn/layer.hpp>
+#include <pure16/nn/ops.hpp>
 #include <pure16/optim/optimizer.hpp>
 #include <stdexcept>
 #include <string>
@@ -85,6 +86,14 @@ class ParamOptimizer : public Optimizer<T> {
     if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit)
       return rounder_.round<T>(static_cast<float>(w));
     return round_to<T>(w);
+  }
+  /// round_weight over a block of n new weights.
+  void store_weights(const Acc* src, T* dst, std::size_t n) {
+    if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit) {
+      for (std::size_t k = 0; k < n; ++k) dst[k] = round_weight(src[k]);
+    } else {
+      nn::narrow(src, dst, n);
+    }
   }
 
   void check_nonneg(double v, const char* what) const {

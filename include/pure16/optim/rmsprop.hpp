@@ -12,6 +12,7 @@
 //  moments (a fused kernel). eps is checked by checked_epsilon<T> and used as rounded to T.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -73,24 +74,34 @@ class RMSProp : public ParamOptimizer<T> {
       T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
       T* a = o_.centered ? this->slot(avg_, i).data() : nullptr;
       const std::size_t n = p.value.size();
-      for (std::size_t k = 0; k < n; ++k) {
-        const Acc wk = static_cast<Acc>(w[k]);
-        const Acc d = static_cast<Acc>(g[k]) + wd * wk;
-        const Acc sk = alpha * static_cast<Acc>(s[k]) + one_m_alpha * d * d;
-        s[k] = round_to<T>(sk);
-        Acc var = sk;
-        if (o_.centered) {
-          const Acc ak = alpha * static_cast<Acc>(a[k]) + one_m_alpha * d;
-          a[k] = round_to<T>(ak);
-          var = std::max(sk - ak * ak, Acc(0));
+      Acc wf[nn::kChunk], gf[nn::kChunk], sf[nn::kChunk], bf[nn::kChunk], af[nn::kChunk];
+      for (std::size_t k0 = 0; k0 < n; k0 += nn::kChunk) {
+        const std::size_t c = std::min(nn::kChunk, n - k0);
+        nn::widen(w + k0, wf, c);
+        nn::widen(g + k0, gf, c);
+        nn::widen(s + k0, sf, c);
+        if (use_mom) nn::widen(b + k0, bf, c);
+        if (o_.centered) nn::widen(a + k0, af, c);
+        for (std::size_t k = 0; k < c; ++k) {
+          const Acc d = gf[k] + wd * wf[k];
+          sf[k] = alpha * sf[k] + one_m_alpha * d * d;
+          Acc var = sf[k];
+          if (o_.centered) {
+            af[k] = alpha * af[k] + one_m_alpha * d;
+            var = std::max(sf[k] - af[k] * af[k], Acc(0));
+          }
+          const Acc den = std::sqrt(var) + eps;
+          Acc upd = d / den;
+          if (use_mom) {
+            upd = mom * bf[k] + upd;
+            bf[k] = upd;
+          }
+          wf[k] -= lr * upd;
         }
-        const Acc den = std::sqrt(var) + eps;
-        Acc upd = d / den;
-        if (use_mom) {
-          upd = mom * static_cast<Acc>(b[k]) + upd;
-          b[k] = round_to<T>(upd);
-        }
-        w[k] = this->round_weight(wk - lr * upd);
+        nn::narrow(sf, s + k0, c);
+        if (use_mom) nn::narrow(bf, b + k0, c);
+        if (o_.centered) nn::narrow(af, a + k0, c);
+        this->store_weights(wf, w + k0, c);
       }
     }
     ++this->steps_;

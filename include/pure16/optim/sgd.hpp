@@ -10,6 +10,7 @@
 //  rounding = Rounding::Stochastic (16-bit T only; seeded by `seed`).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <pure16/optim/detail.hpp>
 #include <string>
@@ -56,15 +57,22 @@ class SGD : public ParamOptimizer<T> {
       const T* g = p.grad.data();
       T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
       const std::size_t n = p.value.size();
-      for (std::size_t k = 0; k < n; ++k) {
-        const Acc wk = static_cast<Acc>(w[k]);
-        Acc d = static_cast<Acc>(g[k]) + wd * wk;
-        if (use_mom) {
-          const Acc bk = mom * static_cast<Acc>(b[k]) + d;
-          b[k] = round_to<T>(bk);
-          d = o_.nesterov ? d + mom * bk : bk;
+      Acc wf[nn::kChunk], gf[nn::kChunk], bf[nn::kChunk];
+      for (std::size_t k0 = 0; k0 < n; k0 += nn::kChunk) {
+        const std::size_t c = std::min(nn::kChunk, n - k0);
+        nn::widen(w + k0, wf, c);
+        nn::widen(g + k0, gf, c);
+        if (use_mom) nn::widen(b + k0, bf, c);
+        for (std::size_t k = 0; k < c; ++k) {
+          Acc d = gf[k] + wd * wf[k];
+          if (use_mom) {
+            bf[k] = mom * bf[k] + d;
+            d = o_.nesterov ? d + mom * bf[k] : bf[k];
+          }
+          wf[k] -= lr * d;
         }
-        w[k] = this->round_weight(wk - lr * d);
+        if (use_mom) nn::narrow(bf, b + k0, c);
+        this->store_weights(wf, w + k0, c);
       }
     }
     ++this->steps_;
