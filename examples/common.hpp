@@ -63,6 +63,8 @@ struct Options {
   std::size_t test_limit = 0;
   std::string accumulate = "float";
   std::string on_non_finite = "stop";
+  std::string checkpoint_dir;  // write <example>_<precision>.ckpt.safetensors after each epoch
+  bool resume = false;         // continue from those checkpoints when present
 };
 
 /// The folder scripts/fetch_data.sh fills: ${PURE16_DATA:-$HOME/.cache/pure16}/<name>.
@@ -117,6 +119,11 @@ inline void add_options(CLI::App& app, Options& o) {
                  "when a loss/weight/gradient is not finite: stop | skip (the batch)")
       ->check(CLI::IsMember({"stop", "skip"}))
       ->capture_default_str();
+  app.add_option("--checkpoint", o.checkpoint_dir,
+                 "write a checkpoint per precision to this folder after every epoch "
+                 "(<example>_<precision>.ckpt.safetensors, atomically)");
+  app.add_flag("--resume", o.resume,
+               "continue from the checkpoints in --checkpoint DIR where they exist");
 }
 
 /// Apply process-wide options (threads).
@@ -226,7 +233,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
       fs::create_directories(o.csv_dir);
       fo.csv_path = (fs::path(o.csv_dir) / (ex.example + "_" + r.precision + ".csv")).string();
     }
-    fo.on_epoch_end = [&](const train_ns::EpochEnd& e) {
+    auto report = [&](const train_ns::EpochEnd& e) {
       if (o.quiet) return;
       std::fprintf(
           stderr,
@@ -236,6 +243,20 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
           100.0 * e.stats.train_accuracy, 100.0 * e.stats.test_accuracy, e.stats.seconds,
           e.stats.skipped ? (", " + std::to_string(e.stats.skipped) + " skipped").c_str() : "");
     };
+    fo.on_epoch_end = report;
+    if (!o.checkpoint_dir.empty()) {
+      fs::create_directories(o.checkpoint_dir);
+      const fs::path ckpt =
+          fs::path(o.checkpoint_dir) / (ex.example + "_" + r.precision + ".ckpt.safetensors");
+      if (o.resume && fs::exists(ckpt)) {
+        const auto st = train_ns::resume_from_checkpoint(ckpt, model, *opt, fo);
+        if (!o.quiet) {
+          std::fprintf(stderr, "[%s] resumed from %s after epoch %lld\n", r.precision.c_str(),
+                       ckpt.string().c_str(), static_cast<long long>(st.epoch));
+        }
+      }
+      fo.on_epoch_end = train_ns::checkpoint_each_epoch(ckpt, model, *opt, report);
+    }
     const train_ns::FitResult fr = train_ns::fit(model, *opt, train, &test, fo);
     r.test_accuracy = fr.test.accuracy;
     r.train_loss = fr.final_train_loss();
