@@ -361,3 +361,38 @@ TEST_CASE("gemm inside an OpenMP parallel region runs serially and stays correct
   CHECK(bad == 0);
 }
 #endif
+
+TEST_CASE("bfloat16 k-pair packing (the VDPBF16PS operand layout) follows its definition") {
+  // dst[p*R + r] of a sliver holds v(r, 2p) in the low and v(r, 2p+1) in the high 16 bits,
+  // zero past the last row and past an odd K; slivers follow each other R*ceil(K/2) apart.
+  const std::size_t rows = 13, kc = 7, R = 12, ld = 9;
+  std::vector<bfloat16> src(rows * ld);
+  for (std::size_t i = 0; i < src.size(); ++i)
+    src[i] = Eigen::numext::bit_cast<bfloat16>(static_cast<std::uint16_t>(0x3F00 + i));
+  const std::size_t kp = (kc + 1) / 2;
+  for (bool transposed : {false, true}) {
+    // element (r, k) at src[r*ld + k] (rows of A) or src[k*ld + r] (columns of B)
+    kernels::detail_gemm::View<bfloat16> v{src.data(), transposed ? 1 : ld, transposed ? ld : 1};
+    const std::size_t nr = transposed ? std::min(rows, ld) : rows;
+    const std::size_t nk = transposed ? std::min(kc, rows) : kc;
+    std::vector<std::uint32_t> dst(2 * R * kp, 0xDEADBEEF);
+    kernels::detail_gemm::pack_block_bf16_pairs(v, nr, nk, R, dst.data());
+    const std::size_t nkp = (nk + 1) / 2;
+    int bad = 0;
+    for (std::size_t s = 0; s * R < nr; ++s) {
+      for (std::size_t p = 0; p < nkp; ++p) {
+        for (std::size_t r = 0; r < R; ++r) {
+          const std::size_t row = s * R + r;
+          auto bits = [&](std::size_t k) -> std::uint32_t {
+            if (row >= nr || k >= nk) return 0;
+            const std::size_t idx = transposed ? k * ld + row : row * ld + k;
+            return Eigen::numext::bit_cast<std::uint16_t>(src[idx]);
+          };
+          const std::uint32_t want = bits(2 * p) | (bits(2 * p + 1) << 16);
+          if (dst[s * R * nkp + p * R + r] != want) ++bad;
+        }
+      }
+    }
+    CHECK(bad == 0);
+  }
+}
