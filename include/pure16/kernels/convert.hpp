@@ -134,8 +134,10 @@ PURE16_TARGET_AVX2 inline void from_float_avx2(const float* src, T* dst, std::si
 // ---- AVX-512 (F, BW, VL) ---------------------------------------------------------------
 // GCC 12 warns spuriously about the self-initialised placeholders inside its AVX-512
 // intrinsics (-Wmaybe-uninitialized); the warning is silenced for these functions only.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 PURE16_TARGET_AVX512 inline void half_to_float_avx512(const half* src, float* dst, std::size_t n) {
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -219,7 +221,9 @@ PURE16_TARGET_AVX512 inline void from_float_avx512(const float* src, T* dst, std
     std::memcpy(dst, src, n * sizeof(float));
   }
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif  // PURE16_X86
 
 /// T (half, bfloat16 or float) -> float with the kernels of `isa` (assumed available).

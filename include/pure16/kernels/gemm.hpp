@@ -420,8 +420,10 @@ PURE16_TARGET_AVX2 inline void combine_avx2(const float* acc, float* out, std::s
   combine_portable(acc + j, out + j, n - j, alpha, beta);
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 inline constexpr std::size_t kAvx512MR = 12, kAvx512NR = 32;
 
 PURE16_TARGET_AVX512 inline void kernel_avx512(std::size_t kc, const float* a, const float* b,
@@ -478,7 +480,9 @@ PURE16_TARGET_AVX512BF16 inline void kernel_bf16_avx512(std::size_t kp, const st
     _mm512_storeu_ps(c + i * ldc + 16, t[i][1]);
   }
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #endif  // PURE16_X86
 
 inline void combine(const float* acc, float* out, std::size_t n, float alpha, float beta, Isa isa) {
