@@ -15,6 +15,7 @@
 //  * reset_parameters uses the layer's Init (Init::Default = PyTorch's default).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <pure16/kernels/gemm.hpp>
 #include <pure16/nn/init.hpp>
@@ -153,6 +154,14 @@ class Conv2D : public Layer<T> {
   }
 
  private:
+  // Valid output columns [lo, hi) of kernel column j: 0 <= ox*s + j - p < w.
+  void valid_range(std::size_t j, std::size_t extent, std::size_t out, std::size_t& lo,
+                   std::size_t& hi) const {
+    lo = p_ > j ? (p_ - j + s_ - 1) / s_ : 0;
+    hi = extent + p_ > j ? std::min(out, (extent + p_ - j - 1) / s_ + 1) : 0;
+    if (hi < lo) hi = lo;
+  }
+
   // col[(c*k + i)*k + j][n*L + oy*ow + ox] = x[n, c, oy*s + i - p, ox*s + j - p] (0 outside).
   void im2col(const T* x, T* col) const {
     const std::size_t L = oh_ * ow_, cols = n_ * L;
@@ -160,6 +169,8 @@ class Conv2D : public Layer<T> {
       for (std::size_t i = 0; i < k_; ++i)
         for (std::size_t j = 0; j < k_; ++j) {
           T* row = col + ((c * k_ + i) * k_ + j) * cols;
+          std::size_t lo, hi;
+          valid_range(j, w_, ow_, lo, hi);
           for (std::size_t n = 0; n < n_; ++n) {
             const T* img = x + (n * c_ + c) * h_ * w_;
             T* out = row + n * L;
@@ -170,10 +181,14 @@ class Conv2D : public Layer<T> {
                 std::fill(o, o + ow_, T(0));
                 continue;
               }
-              const T* src = img + std::size_t(iy) * w_;
-              for (std::size_t ox = 0; ox < ow_; ++ox) {
-                const std::ptrdiff_t ix = std::ptrdiff_t(ox * s_ + j) - std::ptrdiff_t(p_);
-                o[ox] = (ix < 0 || ix >= std::ptrdiff_t(w_)) ? T(0) : src[ix];
+              std::fill(o, o + lo, T(0));
+              std::fill(o + hi, o + ow_, T(0));
+              if (lo == hi) continue;
+              const T* src = img + std::size_t(iy) * w_ + (lo * s_ + j - p_);
+              if (s_ == 1) {
+                std::copy(src, src + (hi - lo), o + lo);
+              } else {
+                for (std::size_t ox = lo; ox < hi; ++ox) o[ox] = src[(ox - lo) * s_];
               }
             }
           }
@@ -186,29 +201,32 @@ class Conv2D : public Layer<T> {
     using Acc = acc_t<T>;
     const std::size_t L = oh_ * ow_, cols = n_ * L, hw = h_ * w_;
     const bool native = this->accumulate_ == Accumulate::Native;
-    std::vector<Acc> acc(hw);
+    std::vector<Acc> acc(hw), row(L);
     for (std::size_t n = 0; n < n_; ++n)
       for (std::size_t c = 0; c < c_; ++c) {
         std::fill(acc.begin(), acc.end(), Acc(0));
         for (std::size_t i = 0; i < k_; ++i)
           for (std::size_t j = 0; j < k_; ++j) {
-            const T* row = dcol + ((c * k_ + i) * k_ + j) * cols + n * L;
+            widen(dcol + ((c * k_ + i) * k_ + j) * cols + n * L, row.data(), L);
+            std::size_t lo, hi;
+            valid_range(j, w_, ow_, lo, hi);
+            if (lo == hi) continue;
             for (std::size_t oy = 0; oy < oh_; ++oy) {
               const std::ptrdiff_t iy = std::ptrdiff_t(oy * s_ + i) - std::ptrdiff_t(p_);
               if (iy < 0 || iy >= std::ptrdiff_t(h_)) continue;
-              Acc* a = acc.data() + std::size_t(iy) * w_;
-              const T* r = row + oy * ow_;
-              for (std::size_t ox = 0; ox < ow_; ++ox) {
-                const std::ptrdiff_t ix = std::ptrdiff_t(ox * s_ + j) - std::ptrdiff_t(p_);
-                if (ix < 0 || ix >= std::ptrdiff_t(w_)) continue;
-                Acc& dst = a[ix];
-                dst += load(r[ox]);
-                if (native) dst = through<T>(dst);
+              Acc* a = acc.data() + std::size_t(iy) * w_ + (lo * s_ + j - p_);
+              const Acc* r = row.data() + oy * ow_;
+              if (native) {
+                for (std::size_t ox = lo; ox < hi; ++ox) {
+                  Acc& d = a[(ox - lo) * s_];
+                  d = through<T>(d + r[ox]);
+                }
+              } else {
+                for (std::size_t ox = lo; ox < hi; ++ox) a[(ox - lo) * s_] += r[ox];
               }
             }
           }
-        T* out = dx + (n * c_ + c) * hw;
-        for (std::size_t q = 0; q < hw; ++q) out[q] = store<T>(acc[q]);
+        narrow(acc.data(), dx + (n * c_ + c) * hw, hw);
       }
   }
 

@@ -67,24 +67,25 @@ class MaxPool2D : public Layer<T> {
     const bool train = mode == Mode::Train;
     arg_.assign(train ? y.size() : 0, 0);
     const std::size_t hw = g_.h * g_.w, ohw = g_.oh * g_.ow;
+    std::vector<acc_t<T>> win(hw);
     for (std::size_t nc = 0; nc < g_.n * g_.c; ++nc) {
-      const T* img = x.data() + nc * hw;
+      widen(x.data() + nc * hw, win.data(), hw);
       for (std::size_t oy = 0; oy < g_.oh; ++oy)
         for (std::size_t ox = 0; ox < g_.ow; ++ox) {
           std::size_t best = oy * s_ * g_.w + ox * s_;
-          float bv = static_cast<float>(img[best]);
-          for (std::size_t i = 0; i < k_ && !std::isnan(bv); ++i)
+          acc_t<T> bv = win[best];
+          for (std::size_t i = 0; i < k_ && !std::isnan(bv); ++i) {
+            const acc_t<T>* r = win.data() + (oy * s_ + i) * g_.w + ox * s_;
             for (std::size_t j = 0; j < k_; ++j) {
-              const std::size_t q = (oy * s_ + i) * g_.w + ox * s_ + j;
-              const float v = static_cast<float>(img[q]);
-              if (v > bv || std::isnan(v)) {
-                bv = v;
-                best = q;
-                if (std::isnan(v)) break;
+              if (r[j] > bv || std::isnan(r[j])) {
+                bv = r[j];
+                best = (oy * s_ + i) * g_.w + ox * s_ + j;
+                if (std::isnan(bv)) break;
               }
             }
+          }
           const std::size_t o = nc * ohw + oy * g_.ow + ox;
-          y[o] = img[best];
+          y[o] = x[nc * hw + best];
           if (train) arg_[o] = static_cast<std::uint32_t>(best);
         }
     }
@@ -105,16 +106,17 @@ class MaxPool2D : public Layer<T> {
     Tensor<T> dx({g_.n, g_.c, g_.h, g_.w});
     const std::size_t hw = g_.h * g_.w, ohw = g_.oh * g_.ow;
     const bool native = this->accumulate_ == Accumulate::Native;
-    std::vector<Acc> acc(hw);
+    std::vector<Acc> acc(hw), g(ohw);
     for (std::size_t nc = 0; nc < g_.n * g_.c; ++nc) {
       std::fill(acc.begin(), acc.end(), Acc(0));
+      widen(dy.data() + nc * ohw, g.data(), ohw);
+      const std::uint32_t* arg = arg_.data() + nc * ohw;
       for (std::size_t o = 0; o < ohw; ++o) {
-        Acc& a = acc[arg_[nc * ohw + o]];
-        a += load(dy[nc * ohw + o]);
+        Acc& a = acc[arg[o]];
+        a += g[o];
         if (native) a = through<T>(a);
       }
-      T* out = dx.data() + nc * hw;
-      for (std::size_t q = 0; q < hw; ++q) out[q] = store<T>(acc[q]);
+      narrow(acc.data(), dx.data() + nc * hw, hw);
     }
     return dx;
   }
