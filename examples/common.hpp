@@ -26,6 +26,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <pure16/data/data.hpp>
+#include <pure16/io/safetensors.hpp>
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/optim.hpp>
 #include <pure16/train/train.hpp>
@@ -65,6 +66,8 @@ struct Options {
   std::string on_non_finite = "stop";
   std::string checkpoint_dir;  // write <example>_<precision>.ckpt.safetensors after each epoch
   bool resume = false;         // continue from those checkpoints when present
+  std::string save;            // weights file(s) to write after training
+  std::string load;            // weights file to start from instead of the seed
 };
 
 /// The folder scripts/fetch_data.sh fills: ${PURE16_DATA:-$HOME/.cache/pure16}/<name>.
@@ -124,6 +127,12 @@ inline void add_options(CLI::App& app, Options& o) {
                  "(<example>_<precision>.ckpt.safetensors, atomically)");
   app.add_flag("--resume", o.resume,
                "continue from the checkpoints in --checkpoint DIR where they exist");
+  app.add_option("--save", o.save,
+                 "save each trained model as safetensors (PyTorch state_dict names) to FILE; "
+                 "with several precisions to FILE's name + _<precision>");
+  app.add_option("--load", o.load,
+                 "start from the weights in this safetensors file (pure16's or PyTorch's; "
+                 "converted to each precision) instead of the seeded initialization");
 }
 
 /// Apply process-wide options (threads).
@@ -214,6 +223,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
     model.set_accumulate(o.accumulate == "native" ? pure16::Accumulate::Native
                                                   : pure16::Accumulate::Float);
     model.init(o.seed);
+    if (!o.load.empty()) pure16::io::load_safetensors(o.load, model);
     auto opt = make_optimizer(model, o);
 
     train_ns::FitOptions fo;
@@ -258,6 +268,13 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
       fo.on_epoch_end = train_ns::checkpoint_each_epoch(ckpt, model, *opt, report);
     }
     const train_ns::FitResult fr = train_ns::fit(model, *opt, train, &test, fo);
+    if (!o.save.empty()) {
+      fs::path out(o.save);
+      if (o.precisions.size() > 1)
+        out.replace_filename(out.stem().string() + "_" + r.precision + out.extension().string());
+      if (out.has_parent_path()) fs::create_directories(out.parent_path());
+      pure16::io::save_safetensors(out, model);
+    }
     r.test_accuracy = fr.test.accuracy;
     r.train_loss = fr.final_train_loss();
     r.epochs = fr.epochs;

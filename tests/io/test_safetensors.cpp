@@ -285,7 +285,9 @@ TEST_CASE("safetensors: malformed files give errors naming the file and the tens
 
   SUBCASE("missing file") {
     check_error([&] { (void)io::SafetensorsReader::open(dir / "nope.safetensors"); },
-                {"nope.safetensors", "cannot open"});
+                {"nope.safetensors", "cannot open", "no such file"});
+    check_error([&] { (void)io::SafetensorsReader::open(dir.path); },
+                {dir.path.string(), "not a regular file"});
   }
   SUBCASE("shorter than the length field") {
     check_error(open_bytes({1, 2, 3}), {file, "too short"});

@@ -238,15 +238,17 @@ class SafetensorsReader {
   /// Read and validate the file at `path`.
   static SafetensorsReader open(const std::filesystem::path& path) {
     const std::string name = path.string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw Error("pure16::io: cannot open '" + name + "' for reading: " +
+                  (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
+    }
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) throw Error("pure16::io: cannot determine the size of '" + name + "': " + ec.message());
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("pure16::io: cannot open '" + name + "' for reading");
-    std::vector<unsigned char> bytes;
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    if (size < 0) throw Error("pure16::io: cannot determine the size of '" + name + "'");
-    in.seekg(0, std::ios::beg);
-    bytes.resize(static_cast<std::size_t>(size));
-    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
+    if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(size)))
       throw Error("pure16::io: cannot read '" + name + "'");
     return SafetensorsReader(std::move(bytes), name);
   }
