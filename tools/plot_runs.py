@@ -20,6 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 COLORS = {"fp16": "tab:red", "bf16": "tab:orange", "fp32": "tab:blue", "fp64": "tab:green"}
+# Twins often overlap: distinct markers (hollow for the wider types) keep both visible.
+MARKERS = {"fp16": ("o", 7), "bf16": ("^", 7), "fp32": ("s", 10), "fp64": ("D", 11)}
 
 
 def read_run(path):
@@ -66,9 +68,14 @@ def main():
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     for name, r in runs:
         color = COLORS.get(name)
-        ax_acc.plot(r["epoch"], r["test_acc"], "-o", color=color, label=f"{name} test", ms=4)
-        ax_acc.plot(r["epoch"], r["train_acc"], "--", color=color, label=f"{name} train", alpha=0.7)
-        ax_loss.plot(r["epoch"], r["train_loss"], "-o", color=color, label=name, ms=4)
+        marker, ms = MARKERS.get(name, ("o", 6))
+        hollow = {"mfc": "none"} if name in ("fp32", "fp64") else {}
+        ax_acc.plot(r["epoch"], r["test_acc"], "-", marker=marker, color=color,
+                    label=f"{name} test", ms=ms, **hollow)
+        ax_acc.plot(r["epoch"], r["train_acc"], "--", marker=marker, color=color,
+                    label=f"{name} train", alpha=0.6, ms=ms - 2, **hollow)
+        ax_loss.plot(r["epoch"], r["train_loss"], "-", marker=marker, color=color, label=name,
+                     ms=ms, **hollow)
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_title("accuracy")
