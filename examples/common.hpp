@@ -324,7 +324,8 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
   os << '\n'
      << ex.example << ": " << ex.model << " on " << ex.dataset << " (" << n_train << " train / "
      << n_test << " test), " << o.epochs << " epochs, batch " << o.batch << ", " << o.optimizer
-     << " lr " << o.lr << ", seed " << o.seed << ", " << thread_count() << " threads\n\n";
+     << " lr " << o.lr << (o.schedule == "constant" ? "" : " (" + o.schedule + ")") << ", seed "
+     << o.seed << ", " << thread_count() << " threads\n\n";
   os << std::left << std::setw(10) << "precision" << std::right << std::setw(10) << "test acc"
      << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(12) << "peak RSS"
      << std::setw(14) << "model bytes" << '\n';
