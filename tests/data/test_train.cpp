@@ -97,8 +97,11 @@ TEST_CASE("memory figures from /proc") {
     CHECK(train::peak_rss_bytes() >= before + (60u << 20));
     CHECK(big[4096] == char(4096));
   }
-  // After the reset the high-water mark drops back to the current RSS (when supported).
-  if (train::reset_peak_rss()) CHECK(train::peak_rss_bytes() < before + (32u << 20));
+  // After the reset the high-water mark drops back to the current RSS (when supported;
+  // whether the freed 64 MiB left the RSS depends on the allocator, e.g. not under ASan).
+  if (train::reset_peak_rss()) {
+    CHECK(train::peak_rss_bytes() <= train::current_rss_bytes() + (4u << 20));
+  }
 }
 
 TEST_CASE_TEMPLATE("fit learns a separable problem and logs every epoch", T, half, float) {
