@@ -16,6 +16,7 @@
 //   cifar10_cnn --epochs 5
 //   cifar10_cnn --model alexnet --epochs 100
 #include "common.hpp"
+#include "models.hpp"
 
 int main(int argc, char** argv) {
   examples::Options o;
@@ -84,20 +85,7 @@ int main(int argc, char** argv) {
                                     "small CNN (c32-p2-c64-p2-c64-p2-128-10)",
                                     pure16::data::Layout::NCHW};
       auto build = []<class T>(pure16::nn::Sequential<T>& m) {
-        using namespace pure16::nn;
-        m.template add<Conv2D>(3, 32, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<MaxPool2D>(2);
-        m.template add<Conv2D>(32, 64, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<MaxPool2D>(2);
-        m.template add<Conv2D>(64, 64, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<MaxPool2D>(2);
-        m.template add<Flatten>();
-        m.template add<Dense>(1024, 128);
-        m.template add<ReLU>();
-        m.template add<Dense>(128, 10);
+        examples::build_cifar_small_cnn(m);
       };
       examples::run_twins(ex, o, train, test, build);
     }

@@ -5,6 +5,7 @@
 //   mnist_mlp --dataset fashion --epochs 10
 //   mnist_mlp --precision fp16,bf16,fp32 --optimizer adam --lr 1e-3 --json out.json
 #include "common.hpp"
+#include "models.hpp"
 
 int main(int argc, char** argv) {
   examples::Options o;
@@ -33,14 +34,7 @@ int main(int argc, char** argv) {
 
     const examples::Experiment ex{"mnist_mlp", name, "784-512-512-10 ReLU MLP",
                                   pure16::data::Layout::Flat};
-    auto build = []<class T>(pure16::nn::Sequential<T>& m) {
-      using namespace pure16::nn;
-      m.template add<Dense>(784, 512);
-      m.template add<ReLU>();
-      m.template add<Dense>(512, 512);
-      m.template add<ReLU>();
-      m.template add<Dense>(512, 10);
-    };
+    auto build = []<class T>(pure16::nn::Sequential<T>& m) { examples::build_mnist_mlp(m); };
     examples::run_twins(ex, o, train, test, build);
     return 0;
   });

@@ -22,6 +22,7 @@
 #include <pure16/io/safetensors.hpp>
 
 #include "common.hpp"
+#include "models.hpp"
 
 namespace {
 
@@ -59,39 +60,11 @@ struct Setup {
 };
 
 template <class T>
-void build_mlp(Sequential<T>& m) {
-  using namespace pure16::nn;
-  m.template add<Dense>(784, 512);
-  m.template add<ReLU>();
-  m.template add<Dense>(512, 512);
-  m.template add<ReLU>();
-  m.template add<Dense>(512, 10);
-}
-
-template <class T>
-void build_cnn(Sequential<T>& m) {
-  using namespace pure16::nn;
-  m.template add<Conv2D>(3, 32, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(2);
-  m.template add<Conv2D>(32, 64, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(2);
-  m.template add<Conv2D>(64, 64, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(2);
-  m.template add<Flatten>();
-  m.template add<Dense>(1024, 128);
-  m.template add<ReLU>();
-  m.template add<Dense>(128, 10);
-}
-
-template <class T>
 void build(const Setup& s, Sequential<T>& m) {
   if (s.name == "mnist") {
-    build_mlp(m);
+    examples::build_mnist_mlp(m);
   } else {
-    build_cnn(m);
+    examples::build_cifar_small_cnn(m);
   }
 }
 
