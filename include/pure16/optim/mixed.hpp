@@ -11,7 +11,8 @@
 //  * Loss scaling: loss_scale() = S is the factor the training loop multiplies
 //    dLoss/dOutput by before backward (train::fit does, in float before the gradient is
 //    rounded to T), so small gradients stay representable in T. step():
-//      1. unscale: master.grad = float(grad_T) * (1 / S) (S is a power of two: exact);
+//      1. unscale: master.grad = float(grad_T) * (1 / S) (exact while S is a power of two,
+//         as with the default factors);
 //      2. if any master grad is Inf/NaN: S *= backoff_factor, the growth tracker is reset,
 //         the step is skipped (no update, step count unchanged; last_step_skipped() true);
 //      3. else the inner optimizer steps on the masters, the model's values are refreshed
