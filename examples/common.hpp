@@ -38,6 +38,8 @@
 #include <omp.h>
 #endif
 
+#include "update_modes.hpp"
+
 namespace examples {
 
 namespace fs = std::filesystem;
@@ -68,6 +70,7 @@ struct Options {
   bool resume = false;         // continue from those checkpoints when present
   std::string save;            // weights file(s) to write after training
   std::string load;            // weights file to start from instead of the seed
+  UpdateOptions upd;           // --rounding, --divergence, loss scaling (update_modes.hpp)
 };
 
 /// The folder scripts/fetch_data.sh fills: ${PURE16_DATA:-$HOME/.cache/pure16}/<name>.
@@ -80,10 +83,13 @@ inline std::string default_data_dir(const std::string& name) {
 /// Register the shared options on `app`.
 inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--precision", o.precisions,
-                 "precisions to train, comma-separated: fp16,bf16,fp32,fp64")
+                 "precisions to train, comma-separated: fp16,bf16,fp32,fp64, and mixed "
+                 "(mixed-bf16): fp16 (bf16) compute with fp32 master weights and loss scaling, "
+                 "labelled mixed(fp16/fp32) -- not pure 16-bit")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fp16", "bf16", "fp32", "fp64"}))
+      ->check(CLI::IsMember(precision_choices()))
       ->capture_default_str();
+  add_update_options(app, o.upd);
   app.add_option("--epochs", o.epochs, "training epochs")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -152,20 +158,33 @@ inline int thread_count() {
 #endif
 }
 
-/// The optimizer `--optimizer` over the model's parameters (optim::make).
-template <pure16::Scalar T>
-std::unique_ptr<pure16::optim::Optimizer<T>> make_optimizer(pure16::nn::Sequential<T>& model,
-                                                            const Options& o) {
+/// The hyper-parameters of --optimizer for optim::make.
+inline pure16::optim::MakeOptions optimizer_options(const Options& o) {
   pure16::optim::MakeOptions mo;
   mo.lr = o.lr;
   mo.momentum = o.momentum;
   if (o.weight_decay > 0) mo.weight_decay = o.weight_decay;  // adamw: 0.01 unless given
-  return pure16::optim::make<T>(o.optimizer, model.parameters(), mo);
+  return mo;
+}
+
+/// The optimizer `--optimizer` over the model's parameters (optim::make), pure updates
+/// rounded to nearest.
+template <pure16::Scalar T>
+std::unique_ptr<pure16::optim::Optimizer<T>> make_optimizer(pure16::nn::Sequential<T>& model,
+                                                            const Options& o) {
+  return pure16::optim::make<T>(o.optimizer, model.parameters(), optimizer_options(o));
 }
 
 /// The figures of one trained model.
 struct RunResult {
-  std::string precision;
+  std::string precision;    // the run's label: fp16, fp16+compensated, mixed(fp16/fp32), ...
+  bool mixed = false;       // mixed precision (fp32 masters): not pure
+  bool pure_16bit = false;  // every stored tensor in a 16-bit type
+  std::string rounding = "nearest";
+  std::size_t optimizer_bytes = 0;  // optimizer state (moments, compensation), masters excluded
+  std::size_t master_bytes = 0;     // mixed precision's fp32 master weights
+  double loss_scale = 1.0;
+  std::vector<pure16::train::DivergenceRecord> divergence;
   double test_accuracy = NAN;
   double train_loss = NAN;
   std::vector<double> epoch_seconds;
@@ -186,12 +205,18 @@ struct Experiment {
   pure16::data::Layout layout = pure16::data::Layout::NCHW;
 };
 
+inline const char* rounding_name(pure16::Rounding r) {
+  return r == pure16::Rounding::Stochastic    ? "stochastic"
+         : r == pure16::Rounding::Compensated ? "compensated"
+                                              : "nearest";
+}
+
 template <pure16::Scalar T, class Build>
-RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::Dataset& train,
-                    const pure16::data::Dataset& test, Build&& build) {
+RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
+                    const pure16::data::Dataset& train, const pure16::data::Dataset& test,
+                    Build&& build) {
   namespace train_ns = pure16::train;
   RunResult r;
-  r.precision = std::string(pure16::scalar_traits<T>::name);
   train_ns::reset_peak_rss();
   {
     pure16::nn::Sequential<T> model;
@@ -200,7 +225,12 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
                                                   : pure16::Accumulate::Float);
     model.init(o.seed);
     if (!o.load.empty()) pure16::io::load_safetensors(o.load, model);
-    auto opt = make_optimizer(model, o);
+    auto opt = make_run_optimizer(model, o.optimizer, optimizer_options(o), run, o.upd, o.seed);
+    r.precision = opt->precision_label();
+    r.mixed = run.mixed;
+    r.pure_16bit = !run.mixed && pure16::scalar_traits<T>::is_16bit;
+    r.rounding = rounding_name(run.rounding);
+    const std::string tag = file_tag(r.precision);
 
     train_ns::FitOptions fo;
     fo.epochs = o.epochs;
@@ -217,7 +247,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
     fo.label = r.precision;
     if (!o.csv_dir.empty()) {
       fs::create_directories(o.csv_dir);
-      fo.csv_path = (fs::path(o.csv_dir) / (ex.example + "_" + r.precision + ".csv")).string();
+      fo.csv_path = (fs::path(o.csv_dir) / (ex.example + "_" + tag + ".csv")).string();
     }
     auto report = [&](const train_ns::EpochEnd& e) {
       if (o.quiet) return;
@@ -233,7 +263,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
     if (!o.checkpoint_dir.empty()) {
       fs::create_directories(o.checkpoint_dir);
       const fs::path ckpt =
-          fs::path(o.checkpoint_dir) / (ex.example + "_" + r.precision + ".ckpt.safetensors");
+          fs::path(o.checkpoint_dir) / (ex.example + "_" + tag + ".ckpt.safetensors");
       if (o.resume && fs::exists(ckpt)) {
         const auto st = train_ns::resume_from_checkpoint(ckpt, model, *opt, fo);
         if (!o.quiet) {
@@ -243,11 +273,34 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
       }
       fo.on_epoch_end = train_ns::checkpoint_each_epoch(ckpt, model, *opt, report);
     }
+    std::unique_ptr<train_ns::DivergenceWatch<T>> watch;
+    if (o.upd.divergence > 0 && pure16::scalar_traits<T>::is_16bit) {
+      train_ns::DivergenceOptions dopt;
+      dopt.probe_size = o.upd.divergence;
+      if (!o.csv_dir.empty()) {
+        dopt.csv_path =
+            (fs::path(o.csv_dir) / (ex.example + "_" + tag + "_divergence.csv")).string();
+      }
+      watch = std::make_unique<train_ns::DivergenceWatch<T>>(model, *opt, train, test, dopt);
+      auto after = std::move(fo.on_epoch_end);
+      fo.on_epoch_end = [&, after](const train_ns::EpochEnd& e) {
+        if (after) after(e);
+        const auto& d = watch->records().back();
+        if (o.quiet) return;
+        std::fprintf(stderr,
+                     "[%s] vs fp32 shadow after epoch %d: delta max %.3g mean %.3g, guaranteed "
+                     "%.2f %%, agreement %.2f %%, violations %zu (%zu probes)\n",
+                     r.precision.c_str(), d.epoch, d.delta_max, d.delta_mean, 100.0 * d.guaranteed,
+                     100.0 * d.agreement, d.violations, d.probes);
+      };
+      watch->attach(fo);
+    }
     const train_ns::FitResult fr = train_ns::fit(model, *opt, train, &test, fo);
+    if (watch) r.divergence = watch->records();
     if (!o.save.empty()) {
       fs::path out(o.save);
       if (o.precisions.size() > 1)
-        out.replace_filename(out.stem().string() + "_" + r.precision + out.extension().string());
+        out.replace_filename(out.stem().string() + "_" + tag + out.extension().string());
       if (out.has_parent_path()) fs::create_directories(out.parent_path());
       pure16::io::save_safetensors(out, model);
     }
@@ -255,7 +308,12 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
     r.train_loss = fr.final_train_loss();
     r.epochs = fr.epochs;
     for (auto& e : fr.epochs) r.epoch_seconds.push_back(e.seconds);
-    r.model_bytes = model.model_bytes();
+    // Honest sizes: mixed precision's fp32 masters count as model bytes (they are the
+    // weights it trains); optimizer state is reported separately.
+    r.master_bytes = opt->master_bytes();
+    r.model_bytes = model.model_bytes() + r.master_bytes;
+    r.optimizer_bytes = opt->state_bytes() - r.master_bytes;
+    r.loss_scale = opt->loss_scale();
     r.parameters = model.parameter_count();
     r.seconds = fr.seconds;
     r.skipped = fr.skipped;
@@ -302,18 +360,31 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
      << n_test << " test), " << o.epochs << " epochs, batch " << o.batch << ", " << o.optimizer
      << " lr " << o.lr << (o.schedule == "constant" ? "" : " (" + o.schedule + ")") << ", seed "
      << o.seed << ", " << thread_count() << " threads\n\n";
-  os << std::left << std::setw(10) << "precision" << std::right << std::setw(10) << "test acc"
+  os << std::left << std::setw(18) << "precision" << std::right << std::setw(10) << "test acc"
      << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(12) << "peak RSS"
-     << std::setw(14) << "model bytes" << '\n';
-  os << std::string(68, '-') << '\n';
+     << std::setw(14) << "model bytes" << std::setw(12) << "opt bytes" << '\n';
+  os << std::string(88, '-') << '\n';
   for (const auto& r : runs) {
     std::ostringstream acc, loss, sec;
     acc << std::fixed << std::setprecision(2) << 100.0 * r.test_accuracy << " %";
     loss << std::fixed << std::setprecision(4) << r.train_loss;
     sec << std::fixed << std::setprecision(1) << mean(r.epoch_seconds);
-    os << std::left << std::setw(10) << r.precision << std::right << std::setw(10) << acc.str()
+    os << std::left << std::setw(18) << r.precision << std::right << std::setw(10) << acc.str()
        << std::setw(12) << loss.str() << std::setw(10) << sec.str() << std::setw(12)
-       << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << '\n';
+       << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << std::setw(12)
+       << r.optimizer_bytes << '\n';
+  }
+  for (const auto& r : runs) {
+    if (r.divergence.empty()) continue;
+    const auto& d = r.divergence.back();
+    os << r.precision << " vs its fp32 shadow after epoch " << d.epoch << ": delta max "
+       << d.delta_max << ", mean " << d.delta_mean << ", guaranteed " << std::fixed
+       << std::setprecision(2) << 100.0 * d.guaranteed << " %, agreement " << 100.0 * d.agreement
+       << " %, violations " << d.violations << std::defaultfloat << '\n';
+  }
+  if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.mixed; })) {
+    os << "mixed(...) runs are NOT pure 16-bit: fp32 master weights (counted in model bytes) "
+          "and fp32 optimizer state, dynamic loss scaling\n";
   }
   const double agree = agreement(runs);
   if (!std::isnan(agree)) {
@@ -335,15 +406,28 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
   j["model"] = ex.model;
   j["train_samples"] = n_train;
   j["test_samples"] = n_test;
-  j["options"] = {
-      {"epochs", o.epochs},        {"batch", o.batch},       {"lr", o.lr},
-      {"optimizer", o.optimizer},  {"momentum", o.momentum}, {"weight_decay", o.weight_decay},
-      {"schedule", o.schedule},    {"seed", o.seed},         {"threads", thread_count()},
-      {"accumulate", o.accumulate}};
+  j["options"] = {{"epochs", o.epochs},
+                  {"batch", o.batch},
+                  {"lr", o.lr},
+                  {"optimizer", o.optimizer},
+                  {"momentum", o.momentum},
+                  {"weight_decay", o.weight_decay},
+                  {"schedule", o.schedule},
+                  {"seed", o.seed},
+                  {"threads", thread_count()},
+                  {"accumulate", o.accumulate},
+                  {"rounding", o.upd.roundings},
+                  {"divergence_probes", o.upd.divergence}};
   j["runs"] = nlohmann::json::array();
   for (const auto& r : runs) {
     nlohmann::json e;
     e["precision"] = r.precision;
+    e["pure_16bit"] = r.pure_16bit;
+    e["update"] = r.mixed ? "mixed" : "pure";
+    e["rounding"] = r.rounding;
+    e["optimizer_bytes"] = r.optimizer_bytes;
+    e["master_bytes"] = r.master_bytes;
+    e["loss_scale"] = r.loss_scale;
     e["test_accuracy"] = r.test_accuracy;
     e["train_loss"] = r.train_loss;
     e["epoch_seconds"] = r.epoch_seconds;
@@ -359,9 +443,27 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
                     {"train_accuracy", s.train_accuracy},
                     {"test_accuracy", s.test_accuracy},
                     {"seconds", s.seconds},
-                    {"lr", s.lr}});
+                    {"lr", s.lr},
+                    {"loss_scale", s.loss_scale},
+                    {"overflow_skipped", s.overflow_skipped}});
     }
     e["epochs"] = ep;
+    nlohmann::json dv = nlohmann::json::array();
+    for (const auto& d : r.divergence) {
+      dv.push_back({{"epoch", d.epoch},
+                    {"delta_max", d.delta_max},
+                    {"delta_mean", d.delta_mean},
+                    {"delta_median", d.delta_median},
+                    {"gamma_mean", d.gamma_mean},
+                    {"guaranteed", d.guaranteed},
+                    {"strict", d.strict},
+                    {"agreement", d.agreement},
+                    {"violations", d.violations},
+                    {"probes", d.probes},
+                    {"acc_shadow", d.acc_shadow},
+                    {"acc_model", d.acc_model}});
+    }
+    if (!r.divergence.empty()) e["divergence_vs_fp32_shadow"] = dv;
     j["runs"].push_back(e);
   }
   const double agree = agreement(runs);
@@ -389,11 +491,11 @@ std::vector<RunResult> run_twins(const Experiment& ex, const Options& o,
                                  const pure16::data::Dataset& train,
                                  const pure16::data::Dataset& test, Build&& build) {
   std::vector<RunResult> runs;
-  for (const auto& p : o.precisions) {
-    if (p == "fp16") runs.push_back(train_one<half>(ex, o, train, test, build));
-    if (p == "bf16") runs.push_back(train_one<bfloat16>(ex, o, train, test, build));
-    if (p == "fp32") runs.push_back(train_one<float>(ex, o, train, test, build));
-    if (p == "fp64") runs.push_back(train_one<double>(ex, o, train, test, build));
+  for (const RunKind& k : run_kinds(o.precisions, o.upd)) {
+    if (k.precision == "fp16") runs.push_back(train_one<half>(ex, o, k, train, test, build));
+    if (k.precision == "bf16") runs.push_back(train_one<bfloat16>(ex, o, k, train, test, build));
+    if (k.precision == "fp32") runs.push_back(train_one<float>(ex, o, k, train, test, build));
+    if (k.precision == "fp64") runs.push_back(train_one<double>(ex, o, k, train, test, build));
   }
   print_table(ex, o, train.size(), test.size(), runs);
   if (!o.json.empty()) {

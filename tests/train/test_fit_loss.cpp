@@ -97,8 +97,7 @@ TEST_CASE("fit trains a linear regression under MSE to the closed-form solution"
         worst = std::max(worst, std::abs(double(ps[0]->value[o * kIn + j]) - kA[o][j]));
       worst = std::max(worst, std::abs(double(ps[1]->value[o]) - kB[o]));
     }
-    MESSAGE(scalar_traits<T>::name << ": max |w - w*| = " << worst << ", test mse "
-                                   << r.test.loss);
+    MESSAGE(scalar_traits<T>::name << ": max |w - w*| = " << worst << ", test mse " << r.test.loss);
     CHECK(worst < tol);
     // Regression metrics: losses, no accuracy.
     CHECK(std::isnan(r.epochs.back().train_accuracy));
@@ -137,7 +136,7 @@ TEST_CASE("fit with a user loss: mean absolute error through value_loss") {
     }
     return out;
   };
-  auto opt = optim::make<float>("sgd", m.parameters(), {.lr = 0.5});
+  auto opt = optim::make<float>("sgd", m.parameters(), {.lr = 0.05});
   train::FitOptions fo;
   fo.epochs = 20;
   fo.batch_size = 16;
