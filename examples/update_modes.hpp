@@ -17,8 +17,6 @@
 #include <CLI/CLI.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <pure16/nn/sequential.hpp>
 #include <pure16/optim/make.hpp>
 #include <pure16/scalar.hpp>
 #include <string>
@@ -96,21 +94,6 @@ inline std::string file_tag(const std::string& label) {
     }
   }
   return t;
-}
-
-/// The optimizer of one run (optim::make with the run's update mode).
-template <pure16::Scalar T>
-std::unique_ptr<pure16::optim::Optimizer<T>> make_run_optimizer(
-    pure16::nn::Sequential<T>& model, const std::string& name, pure16::optim::MakeOptions mo,
-    const RunKind& run, const UpdateOptions& u, std::uint64_t seed) {
-  mo.rounding = run.rounding;
-  mo.seed = seed;
-  if (run.mixed) {
-    mo.update = pure16::optim::Update::Mixed;
-    mo.loss_scale.init_scale = u.loss_scale_init;
-    mo.loss_scale.growth_interval = u.loss_scale_interval;
-  }
-  return pure16::optim::make<T>(name, model.parameters(), mo);
 }
 
 }  // namespace examples
