@@ -136,8 +136,9 @@ TEST_CASE("fit with a user loss: mean absolute error through value_loss") {
     }
     return out;
   };
-  auto opt = optim::make<float>("sgd", m.parameters(), {.lr = 0.05});
+  auto opt = optim::make<float>("sgd", m.parameters(), {});
   train::FitOptions fo;
+  fo.lr = 0.05;  // fit sets the optimizer's rate from its schedule
   fo.epochs = 20;
   fo.batch_size = 16;
   fo.layout = data::Layout::Flat;

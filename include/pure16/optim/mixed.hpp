@@ -42,6 +42,7 @@
 #include <pure16/parameter.hpp>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -110,7 +111,7 @@ class MixedPrecision : public Optimizer<T> {
                                  " (" + p.name + ") changed shape since construction");
       const std::size_t n = p.grad.size();
       float* g = m.grad.data();
-      widen(p.grad.data(), g, n);
+      to_f32(p.grad.data(), g, n);
       unsigned bad = 0;
       constexpr float big = std::numeric_limits<float>::max();
       for (std::size_t k = 0; k < n; ++k) {
@@ -128,7 +129,7 @@ class MixedPrecision : public Optimizer<T> {
     }
     inner_->step();
     for (std::size_t i = 0; i < params_.size(); ++i)
-      narrow(masters_[i].value.data(), params_[i]->value.data(), masters_[i].value.size());
+      from_f32(masters_[i].value.data(), params_[i]->value.data(), masters_[i].value.size());
     if (ls_.dynamic && ++tracker_ >= ls_.growth_interval) {
       if (scale_ * ls_.growth_factor <= std::numeric_limits<float>::max())
         scale_ *= ls_.growth_factor;
@@ -139,7 +140,7 @@ class MixedPrecision : public Optimizer<T> {
   /// Re-read the masters from the model's values.
   void sync_from_model() {
     for (std::size_t i = 0; i < params_.size(); ++i)
-      widen(params_[i]->value.data(), masters_[i].value.data(), masters_[i].value.size());
+      to_f32(params_[i]->value.data(), masters_[i].value.data(), masters_[i].value.size());
   }
 
   std::string name() const override { return inner_->name(); }
@@ -202,6 +203,22 @@ class MixedPrecision : public Optimizer<T> {
   const std::vector<Parameter<float>>& masters() const { return masters_; }
 
  private:
+  // T <-> float in bulk (kernels::convert for the 16-bit types; a plain loop otherwise,
+  // which only a rejected T would reach).
+  static void to_f32(const T* src, float* dst, std::size_t n) {
+    if constexpr (std::is_same_v<acc_t<T>, float>) {
+      widen(src, dst, n);
+    } else {
+      for (std::size_t k = 0; k < n; ++k) dst[k] = static_cast<float>(src[k]);
+    }
+  }
+  static void from_f32(const float* src, T* dst, std::size_t n) {
+    if constexpr (std::is_same_v<acc_t<T>, float>) {
+      narrow(src, dst, n);
+    } else {
+      for (std::size_t k = 0; k < n; ++k) dst[k] = static_cast<T>(src[k]);
+    }
+  }
   static std::string exact(double v) {
     char buf[64];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
