@@ -33,6 +33,7 @@ struct RunResult {
   double test_accuracy = NAN;
   double train_loss = NAN;
   std::vector<double> epoch_seconds;
+  std::vector<double> epoch_cpu_seconds;  // process CPU time per epoch (robust when shared)
   std::vector<pure16::train::EpochStats> epochs;
   std::size_t peak_rss_bytes = 0;
   std::size_t model_bytes = 0;
@@ -88,17 +89,19 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
      << o.optimizer << " lr " << o.lr << (o.schedule == "constant" ? "" : " (" + o.schedule + ")")
      << ", seed " << o.seed << ", " << thread_count() << " threads\n\n";
   os << std::left << std::setw(18) << "precision" << std::right << std::setw(10) << "test acc"
-     << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(12) << "peak RSS"
-     << std::setw(14) << "model bytes" << std::setw(12) << "opt bytes" << '\n';
-  os << std::string(88, '-') << '\n';
+     << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(10) << "cpu s/ep"
+     << std::setw(12) << "peak RSS" << std::setw(14) << "model bytes" << std::setw(12)
+     << "opt bytes" << '\n';
+  os << std::string(98, '-') << '\n';
   for (const auto& r : runs) {
-    std::ostringstream acc, loss, sec;
+    std::ostringstream acc, loss, sec, cpu;
     acc << std::fixed << std::setprecision(2) << 100.0 * r.test_accuracy << " %";
     loss << std::fixed << std::setprecision(4) << r.train_loss;
     sec << std::fixed << std::setprecision(1) << mean(r.epoch_seconds);
+    cpu << std::fixed << std::setprecision(2) << mean(r.epoch_cpu_seconds);
     os << std::left << std::setw(18) << r.precision << std::right << std::setw(10) << acc.str()
-       << std::setw(12) << loss.str() << std::setw(10) << sec.str() << std::setw(12)
-       << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << std::setw(12)
+       << std::setw(12) << loss.str() << std::setw(10) << sec.str() << std::setw(10) << cpu.str()
+       << std::setw(12) << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << std::setw(12)
        << r.optimizer_bytes << '\n';
   }
   for (const auto& r : runs) {
@@ -159,6 +162,7 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
     e["test_accuracy"] = r.test_accuracy;
     e["train_loss"] = r.train_loss;
     e["epoch_seconds"] = r.epoch_seconds;
+    e["epoch_cpu_seconds"] = r.epoch_cpu_seconds;
     e["peak_rss_bytes"] = r.peak_rss_bytes;
     e["model_bytes"] = r.model_bytes;
     e["parameters"] = r.parameters;
@@ -171,6 +175,7 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
                     {"train_accuracy", s.train_accuracy},
                     {"test_accuracy", s.test_accuracy},
                     {"seconds", s.seconds},
+                    {"cpu_seconds", s.cpu_seconds},
                     {"lr", s.lr},
                     {"loss_scale", s.loss_scale},
                     {"overflow_skipped", s.overflow_skipped}});

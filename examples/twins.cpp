@@ -121,7 +121,10 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
     r.test_accuracy = fr.test.accuracy;
     r.train_loss = fr.final_train_loss();
     r.epochs = fr.epochs;
-    for (auto& e : fr.epochs) r.epoch_seconds.push_back(e.seconds);
+    for (auto& e : fr.epochs) {
+      r.epoch_seconds.push_back(e.seconds);
+      r.epoch_cpu_seconds.push_back(e.cpu_seconds);
+    }
     // Honest sizes: mixed precision's fp32 masters count as model bytes (they are the
     // weights it trains); optimizer state is reported separately.
     r.master_bytes = opt->master_bytes();

@@ -124,7 +124,7 @@ class ParamOptimizer : public Optimizer<T> {
       for (std::size_t k = 0; k < n; ++k) dst[k] = rounder_.round<T>(static_cast<float>(src[k]));
     } else if (rounding_ == Rounding::Compensated) {
       T* cp = slot(comp_, i).data() + k0;
-      Acc old[kChunk], y[kChunk], s[kChunk];
+      Acc old[kChunk], y[kChunk], s[kChunk] = {};  // {}: GCC cannot see the loop fills s
       widen(dst, old, n);
       widen(cp, y, n);
       for (std::size_t k = 0; k < n; ++k) {

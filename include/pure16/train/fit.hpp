@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <pure16/data/dataset.hpp>
@@ -221,6 +222,7 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
 
   for (int epoch = o.start_epoch; epoch < o.epochs; ++epoch) {
     const auto t0 = Clock::now();
+    const std::clock_t c0 = std::clock();
     loader.start_epoch();
     ProgressBar bar(label, epoch + 1, o.epochs, loader.num_batches(), !o.quiet);
     double loss_sum = 0.0;
@@ -274,6 +276,7 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
     EpochStats s;
     s.epoch = epoch + 1;
     s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    s.cpu_seconds = double(std::clock() - c0) / CLOCKS_PER_SEC;
     s.train_loss = seen ? loss_sum / double(seen) : NAN;
     s.train_accuracy = seen && loss.classification ? double(correct) / double(seen) : NAN;
     s.lr = lr;
