@@ -107,10 +107,12 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
   for (const auto& r : runs) {
     if (r.divergence.empty()) continue;
     const auto& d = r.divergence.back();
-    os << r.precision << " vs its fp32 shadow after epoch " << d.epoch << ": delta max "
-       << d.delta_max << ", mean " << d.delta_mean << ", guaranteed " << std::fixed
-       << std::setprecision(2) << 100.0 * d.guaranteed << " %, agreement " << 100.0 * d.agreement
-       << " %, violations " << d.violations << std::defaultfloat << '\n';
+    std::ostringstream line;
+    line << r.precision << " vs its fp32 shadow after epoch " << d.epoch << ": delta max "
+         << std::setprecision(3) << d.delta_max << ", mean " << d.delta_mean << ", guaranteed "
+         << std::fixed << std::setprecision(2) << 100.0 * d.guaranteed << " %, agreement "
+         << 100.0 * d.agreement << " %, violations " << d.violations << '\n';
+    os << line.str();
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.mixed; })) {
     os << "mixed(...) runs are NOT pure 16-bit: fp32 master weights (counted in model bytes) "
