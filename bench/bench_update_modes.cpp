@@ -54,14 +54,21 @@ void step(benchmark::State& st, const std::string& name, Rounding rounding, bool
   st.SetLabel(opt->precision_label());
 }
 
+void step_fp32(benchmark::State& st, const std::string& name, Rounding r, bool mixed) {
+  step<float>(st, name, r, mixed);
+}
+void step_fp16(benchmark::State& st, const std::string& name, Rounding r, bool mixed) {
+  step<half>(st, name, r, mixed);
+}
+
 }  // namespace
 
-#define PURE16_MODES(opt)                                                                       \
-  BENCHMARK_CAPTURE(step<float>, opt##_fp32, #opt, Rounding::NearestEven, false);                \
-  BENCHMARK_CAPTURE(step<half>, opt##_fp16_nearest, #opt, Rounding::NearestEven, false);         \
-  BENCHMARK_CAPTURE(step<half>, opt##_fp16_stochastic, #opt, Rounding::Stochastic, false);       \
-  BENCHMARK_CAPTURE(step<half>, opt##_fp16_compensated, #opt, Rounding::Compensated, false);     \
-  BENCHMARK_CAPTURE(step<half>, opt##_mixed_fp16_fp32, #opt, Rounding::NearestEven, true);
+#define PURE16_MODES(opt)                                                                   \
+  BENCHMARK_CAPTURE(step_fp32, opt##_fp32, #opt, Rounding::NearestEven, false);             \
+  BENCHMARK_CAPTURE(step_fp16, opt##_fp16_nearest, #opt, Rounding::NearestEven, false);     \
+  BENCHMARK_CAPTURE(step_fp16, opt##_fp16_stochastic, #opt, Rounding::Stochastic, false);   \
+  BENCHMARK_CAPTURE(step_fp16, opt##_fp16_compensated, #opt, Rounding::Compensated, false); \
+  BENCHMARK_CAPTURE(step_fp16, opt##_mixed_fp16_fp32, #opt, Rounding::NearestEven, true);
 
 PURE16_MODES(momentum)
 PURE16_MODES(adam)
