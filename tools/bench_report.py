@@ -27,9 +27,12 @@ def load(path):
         return None
 
 
-def to_seconds(b):
+def to_seconds(b, thr=None):
+    """Seconds per iteration: CPU time of the benchmark thread for 1-thread runs (what other
+    processes on a shared machine disturb least), wall-clock time for more threads."""
     scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
-    return b["real_time"] * scale
+    one = thr == 1 if thr is not None else b["name"].rsplit("threads:", 1)[-1].startswith("1/")
+    return (b["cpu_time"] if one else b["real_time"]) * scale
 
 
 def pure16_results(models):
@@ -55,11 +58,13 @@ def torch_results(peer):
     if not peer:
         return out
     for r in peer["results"]:
+        # the same rule as to_seconds: CPU time with one thread, wall time with more
+        sfx = "_cpu_s" if r["threads"] == 1 and "inference_cpu_s" in r else "_s"
         if r["network"] == "mlp_4096x3_b1":
-            out[("b1", "mlp4096", r["precision"], r["threads"])] = r["inference_s"]
+            out[("b1", "mlp4096", r["precision"], r["threads"])] = r["inference" + sfx]
         else:
-            out[("train", r["network"], r["precision"], r["threads"])] = r["train_step_s"]
-            out[("infer", r["network"], r["precision"], r["threads"])] = r["inference_s"]
+            out[("train", r["network"], r["precision"], r["threads"])] = r["train_step" + sfx]
+            out[("infer", r["network"], r["precision"], r["threads"])] = r["inference" + sfx]
     return out
 
 
@@ -128,6 +133,10 @@ def build(args):
           f"BLAS_INFO={peer.get('blas_info', {}).get('BLAS_INFO')} (Debian's build links the "
           "system libblas.so.3, which update-alternatives points at OpenBLAS); "
           "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for the peer")
+    w("- times: with 1 thread the CPU time of the working thread (pure16: Google Benchmark's "
+      "cpu_time; PyTorch: process CPU time), which other processes disturb least; with 2 "
+      "threads wall-clock time. OMP_WAIT_POLICY during the run: "
+      f"{system.get('omp_wait_policy') or 'unset (libgomp default: spin, then sleep)'}")
     w("- seconds per epoch = time of one training step x steps per epoch, on both sides "
       "(random inputs; the arithmetic does not depend on the values); one step = forward, "
       "softmax cross-entropy, backward, SGD momentum 0.9 update\n")

@@ -74,19 +74,22 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def timed(fn, reps, min_seconds):
-    """Median seconds of fn() over `reps` repetitions, each of >= min_seconds total."""
+    """(wall seconds, process CPU seconds) of one fn() call: medians over `reps` repetitions,
+    each of >= min_seconds in total. With one thread the CPU time is the figure that other
+    processes on the machine disturb least; with more, only wall time says what they gain."""
     fn()  # warm-up
-    samples = []
+    wall, cpu = [], []
     for _ in range(reps):
-        n, t0 = 0, time.perf_counter()
+        n, t0, c0 = 0, time.perf_counter(), time.process_time()
         while True:
             fn()
             n += 1
             dt = time.perf_counter() - t0
             if dt >= min_seconds:
                 break
-        samples.append(dt / n)
-    return statistics.median(samples)
+        wall.append(dt / n)
+        cpu.append((time.process_time() - c0) / n)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def bench_net(name, dtype, reps, min_seconds):
@@ -105,16 +108,17 @@ def bench_net(name, dtype, reps, min_seconds):
         opt.step()
 
     model.train()
-    t_step = timed(step, reps, min_seconds)
+    t_step, c_step = timed(step, reps, min_seconds)
     model.eval()
 
     def infer():
         with torch.no_grad():
             model(x)
 
-    t_inf = timed(infer, reps, min_seconds)
+    t_inf, c_inf = timed(infer, reps, min_seconds)
     steps = -(-EPOCH[name] // batch)
     return {"network": name, "batch": batch, "train_step_s": t_step, "inference_s": t_inf,
+            "train_step_cpu_s": c_step, "inference_cpu_s": c_inf,
             "steps_per_epoch": steps, "epoch_s": t_step * steps}
 
 
@@ -172,9 +176,9 @@ def main():
                 print(f"torch {prec} {threads}t {name}: step {r['train_step_s'] * 1e3:.2f} ms, "
                       f"epoch {r['epoch_s']:.2f} s, inference {r['inference_s'] * 1e3:.2f} ms",
                       file=sys.stderr)
-            t = bench_large_mlp(dtype, reps, min_s)
+            t, c = bench_large_mlp(dtype, reps, min_s)
             results.append({"network": "mlp_4096x3_b1", "batch": 1, "inference_s": t,
-                            "threads": threads, "precision": prec})
+                            "inference_cpu_s": c, "threads": threads, "precision": prec})
             print(f"torch {prec} {threads}t mlp_4096x3 batch 1: {t * 1e3:.3f} ms", file=sys.stderr)
 
     doc = {
@@ -188,6 +192,7 @@ def main():
         "openblas_env": {v: os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "python": platform.python_version(),
         "quick": a.quick,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "results": results,
     }
     text = json.dumps(doc, indent=1)
