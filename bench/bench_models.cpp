@@ -11,6 +11,7 @@
 // cifar10_cnn --model alexnet variant) batch 256. Inputs and labels are random: the
 // arithmetic does not depend on the values.
 // Counters of train/: per layer i, "<i>_<Type>_fwd" and "<i>_<Type>_bwd" in ms per step
+// (thread CPU time with 1 thread, wall-clock time with 2)
 // (the step is run layer by layer to time them; the same calls Sequential makes), "loss" and
 // "update" in ms, "steps_per_epoch" (seconds per epoch = step time x steps per epoch of the
 // example's data set: MNIST 60000, CIFAR-10 small CNN 10000 as in the examples' quick
@@ -18,8 +19,8 @@
 //   bench_models --benchmark_format=json --benchmark_min_time=0.2 > models.json
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/sgd.hpp>
 #include <string>
@@ -117,10 +118,17 @@ Tensor<T> random_input(const Shape& shape) {
   return x;
 }
 
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+// Per-layer clock: the calling thread's CPU time with 1 thread (what other processes on a
+// shared machine disturb least, like the 1-thread step times of the report), wall-clock
+// time with more threads (the other threads' work would not show in this thread's time).
+struct LayerClock {
+  bool cpu;
+  double now() const {
+    timespec ts{};
+    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  }
+};
 
 template <class T, class Build>
 void train(benchmark::State& state, const Net& net, Build build) {
@@ -137,25 +145,26 @@ void train(benchmark::State& state, const Net& net, Build build) {
   const std::size_t L = m.size();
   std::vector<double> fwd(L, 0.0), bwd(L, 0.0);
   double t_loss = 0.0, t_update = 0.0;
+  const LayerClock clock{state.range(0) == 1};
   for (auto _ : state) {
     Tensor<T> h = x;
     for (std::size_t i = 0; i < L; ++i) {
-      const auto t0 = Clock::now();
+      const double t0 = clock.now();
       h = m[i].forward(h, nn::Mode::Train);
-      fwd[i] += since(t0);
+      fwd[i] += clock.now() - t0;
     }
-    auto t0 = Clock::now();
+    double t0 = clock.now();
     auto out = nn::softmax_cross_entropy(h, labels);
-    t_loss += since(t0);
+    t_loss += clock.now() - t0;
     Tensor<T> g = out.grad;
     for (std::size_t i = L; i-- > 0;) {
-      t0 = Clock::now();
+      t0 = clock.now();
       g = m[i].backward(g);
-      bwd[i] += since(t0);
+      bwd[i] += clock.now() - t0;
     }
-    t0 = Clock::now();
+    t0 = clock.now();
     opt.step();
-    t_update += since(t0);
+    t_update += clock.now() - t0;
     benchmark::DoNotOptimize(out.loss);
   }
   const auto avg = benchmark::Counter::kAvgIterations;
