@@ -125,5 +125,5 @@ EOF
 
 if ((report)); then
   /usr/bin/python3 tools/bench_report.py --dir "$out" --markdown BENCHMARKS.md \
-    --plot docs/img/bench_epoch.png
+    --plot docs/img/bench_epoch.png --notes bench/NOTES.md
 fi

@@ -287,6 +287,9 @@ def build(args):
         else:
             w(f"| {name} | {r:.2f}x | {'yes' if r <= limit else 'no'} |")
     w("")
+    if args.notes and os.path.exists(args.notes):
+        with open(args.notes) as f:
+            w(f.read())
     if args.plot:
         w(f"![seconds per epoch]({os.path.relpath(args.plot, os.path.dirname(args.markdown) or '.')})\n")
 
@@ -337,6 +340,8 @@ def main():
     ap.add_argument("--dir", required=True, help="folder with the run's JSON files")
     ap.add_argument("--markdown", default="BENCHMARKS.md")
     ap.add_argument("--plot", default=None, help="PNG of seconds per epoch")
+    ap.add_argument("--notes", default=None,
+                    help="markdown appended after the goals (analysis that is not a table)")
     args = ap.parse_args()
     if not os.path.isdir(args.dir):
         sys.exit(f"bench_report: no folder '{args.dir}'")

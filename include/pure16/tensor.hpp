@@ -8,21 +8,22 @@
 //  * matrix() maps the tensor as a (dim0 x rest) row-major Eigen matrix, vector() as a flat
 //    Eigen vector, both without copying.
 //  * cast<U>(t) converts element-wise with round-to-nearest-even (kernels/convert.hpp).
-//  * Blocks of at least 64 KiB, once freed, are kept in a process-wide cache (up to
-//    tensor_cache_limit() bytes, 512 MiB by default; 0 turns it off) and handed to the next
-//    tensor of the same byte size: a training step allocates the same sizes every step, and
-//    without the cache each large block is a fresh mmap whose pages fault in again (a third
-//    of a small CNN's step). release_tensor_cache() returns the cached blocks to the system.
-//    Off under AddressSanitizer, which must see every free.
+//  * Blocks of at least 64 KiB, once freed, are kept in a process-wide cache and handed to
+//    the next tensor of the same byte size: a training step allocates the same sizes every
+//    step, and without the cache each large block is a fresh mmap whose pages fault in again
+//    (a third of a small CNN's step). The cache holds at most tensor_cache_limit() bytes
+//    (256 MiB, or PURE16_TENSOR_CACHE_MB from the environment; 0 turns it off), dropping the
+//    oldest blocks first; release_tensor_cache() returns them all to the system. Off under
+//    AddressSanitizer, which must see every free.
 #pragma once
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -70,7 +71,7 @@ inline constexpr bool kTensorCacheDefaultOn = true;
 inline constexpr bool kTensorCacheDefaultOn = true;
 #endif
 
-// Freed tensor blocks by exact byte size (see the header comment). Never destroyed, so that
+// Freed tensor blocks, oldest first (see the header comment). Never destroyed, so that
 // tensors with static storage duration may be freed after it would have been.
 class BlockCache {
  public:
@@ -80,23 +81,34 @@ class BlockCache {
     static BlockCache* c = new BlockCache;
     return *c;
   }
+  /// A cached block of exactly `bytes` (the most recently freed one), or nullptr.
   void* take(std::size_t bytes) {
     if (bytes < kMinBytes) return nullptr;
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = blocks_.find(bytes);
-    if (it == blocks_.end() || it->second.empty()) return nullptr;
-    void* p = it->second.back();
-    it->second.pop_back();
-    cached_ -= bytes;
-    return p;
+    for (std::size_t i = blocks_.size(); i-- > 0;) {
+      if (blocks_[i].bytes != bytes) continue;
+      void* p = blocks_[i].p;
+      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
+      cached_ -= bytes;
+      return p;
+    }
+    return nullptr;
   }
-  /// Keeps p (false: the caller frees it).
+  /// Keeps p (false: the caller frees it); the oldest blocks go when over the limit.
   bool give(void* p, std::size_t bytes) {
     if (bytes < kMinBytes) return false;
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (cached_ + bytes > limit_) return false;
-    blocks_[bytes].push_back(p);
-    cached_ += bytes;
+    std::vector<Block> drop;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (bytes > limit_) return false;
+      blocks_.push_back({p, bytes});
+      cached_ += bytes;
+      std::size_t n = 0;
+      while (cached_ > limit_) cached_ -= blocks_[n++].bytes;
+      drop.assign(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(n));
+      blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    for (const Block& b : drop) ::operator delete(b.p, std::align_val_t(kTensorAlignment));
     return true;
   }
   void set_limit(std::size_t bytes) {
@@ -115,21 +127,32 @@ class BlockCache {
     return cached_;
   }
   void release() {
-    std::map<std::size_t, std::vector<void*>> old;
+    std::vector<Block> old;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       old.swap(blocks_);
       cached_ = 0;
     }
-    for (auto& [bytes, v] : old)
-      for (void* p : v) ::operator delete(p, std::align_val_t(kTensorAlignment));
+    for (const Block& b : old) ::operator delete(b.p, std::align_val_t(kTensorAlignment));
   }
 
  private:
+  struct Block {
+    void* p;
+    std::size_t bytes;
+  };
+  BlockCache() {
+    limit_ = kTensorCacheDefaultOn ? (std::size_t(256) << 20) : 0;
+    if (const char* env = std::getenv("PURE16_TENSOR_CACHE_MB"); env != nullptr && *env) {
+      char* end = nullptr;
+      const unsigned long long mb = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0') limit_ = static_cast<std::size_t>(mb) << 20;
+    }
+  }
   mutable std::mutex mutex_;
-  std::map<std::size_t, std::vector<void*>> blocks_;
+  std::vector<Block> blocks_;
   std::size_t cached_ = 0;
-  std::size_t limit_ = kTensorCacheDefaultOn ? (std::size_t(512) << 20) : 0;
+  std::size_t limit_ = 0;
 };
 }  // namespace detail
 

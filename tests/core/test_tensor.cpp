@@ -92,6 +92,20 @@ TEST_CASE("freed large tensor blocks are reused, zeroed, within the cache limit"
     CHECK(tensor_cache_bytes() == 0);
   }
   CHECK(tensor_cache_bytes() == std::size_t(1) << 20);  // a's block is back, b's freed
+  // over the limit, the oldest blocks go first
+  release_tensor_cache();
+  set_tensor_cache_limit(std::size_t(5) << 19);  // 2.5 MiB: two of the three blocks
+  const float* newest = nullptr;
+  {
+    Tensor<float> a(Shape{256, 1024}), b(Shape{257, 1024}), c(Shape{258, 1024});
+    newest = a.data();  // destroyed last (reverse order of construction)
+  }
+  CHECK(tensor_cache_bytes() <= std::size_t(5) << 19);
+  CHECK(tensor_cache_bytes() > std::size_t(1) << 20);
+  {
+    Tensor<float> a(Shape{256, 1024});
+    CHECK(a.data() == newest);
+  }
   set_tensor_cache_limit(0);
   CHECK(tensor_cache_bytes() == 0);
   { Tensor<float> t(big); }

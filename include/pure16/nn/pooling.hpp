@@ -11,6 +11,7 @@
 //    summed under the Accumulate policy and rounded once.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -132,7 +133,8 @@ class MaxPool2D : public Layer<T> {
 
  private:
   // One image of a 2x2 stride-2 max pool: the same choice as the general loop (the first
-  // NaN in scan order, else the first largest value), by selects instead of branches.
+  // NaN in scan order, else the first largest value). Windows without NaN (the predictable
+  // case) take the max and the index of its first occurrence without data-dependent branches.
   void pool2x2(const acc_t<T>* win, const T* x, T* y, std::uint32_t* arg) const {
     using Acc = acc_t<T>;
     const std::size_t w = g_.w;
@@ -141,17 +143,18 @@ class MaxPool2D : public Layer<T> {
       const Acc* r1 = r0 + w;
       const std::uint32_t base = static_cast<std::uint32_t>(2 * oy * w);
       for (std::size_t ox = 0; ox < g_.ow; ++ox) {
-        Acc bv = r0[2 * ox];
-        std::uint32_t bi = base + static_cast<std::uint32_t>(2 * ox);
-        const auto take = [&](Acc v, std::uint32_t i) {
-          const bool t = (v > bv || v != v) && bv == bv;
-          bv = t ? v : bv;
-          bi = t ? i : bi;
-        };
-        take(r0[2 * ox + 1], bi + 1);
-        const std::uint32_t b1 = base + static_cast<std::uint32_t>(w + 2 * ox);
-        take(r1[2 * ox], b1);
-        take(r1[2 * ox + 1], b1 + 1);
+        const Acc a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+        const std::uint32_t p0 = base + static_cast<std::uint32_t>(2 * ox);
+        const std::uint32_t p2 = p0 + static_cast<std::uint32_t>(w);
+        std::uint32_t bi;
+        if ((a == a) & (b == b) & (c == c) & (d == d)) {
+          const Acc m = std::max(std::max(a, b), std::max(c, d));
+          const std::uint32_t na = a != m, nb = b != m, nc = c != m;
+          // first of a, b, c, d equal to m: offsets 0, 1, w, w + 1
+          bi = p0 + (na & (1 - nb)) + (na & nb) * (static_cast<std::uint32_t>(w) + nc);
+        } else {
+          bi = a != a ? p0 : b != b ? p0 + 1 : c != c ? p2 : p2 + 1;
+        }
         y[oy * g_.ow + ox] = x[bi];
         if (arg) arg[oy * g_.ow + ox] = bi;
       }
