@@ -6,15 +6,13 @@
 //   infer/<net>/<precision>/threads:<t>   forward (Mode::Eval), one batch
 //   mlp4096_b1/<precision>/threads:<t>    4096-4096-4096-10 ReLU MLP, batch 1, Mode::Eval
 //                                          (weights: 64 MiB in fp32, 32 MiB in fp16/bf16)
-// Networks (the examples' models): mnist_mlp 784-512-512-10 batch 128; lenet (mnist_cnn)
-// batch 64; cifar_small_cnn c32-p2-c64-p2-c64-p2-128-10 batch 64; cifar_alexnet (the
-// cifar10_cnn --model alexnet variant) batch 256. Inputs and labels are random: the
-// arithmetic does not depend on the values.
-// Counters of train/: per layer i, "<i>_<Type>_fwd" and "<i>_<Type>_bwd" in ms per step
-// (thread CPU time with 1 thread, wall-clock time with 2)
-// (the step is run layer by layer to time them; the same calls Sequential makes), "loss" and
-// "update" in ms, "steps_per_epoch" (seconds per epoch = step time x steps per epoch of the
-// example's data set: MNIST 60000, CIFAR-10 small CNN 10000 as in the examples' quick
+// Networks (nn/zoo.hpp, the examples' models): mnist_mlp 784-512-512-10 batch 128; lenet
+// batch 64; cifar_small_cnn c32-p2-c64-p2-c64-p2-128-10 batch 64; cifar_alexnet batch 256. Inputs
+// and labels are random: the arithmetic does not depend on the values. Counters of train/: per
+// layer i, "<i>_<Type>_fwd" and "<i>_<Type>_bwd" in ms per step (thread CPU time with 1 thread,
+// wall-clock time with 2) (the step is run layer by layer to time them; the same calls Sequential
+// makes), "loss" and "update" in ms, "steps_per_epoch" (seconds per epoch = step time x steps per
+// epoch of the example's data set: MNIST 60000, CIFAR-10 small CNN 10000 as in the examples' quick
 // runs, AlexNet 50000).
 //   bench_models --benchmark_format=json --benchmark_min_time=0.2 > models.json
 #include <benchmark/benchmark.h>
@@ -24,9 +22,8 @@
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/sgd.hpp>
 #include <string>
+#include <utility>
 #include <vector>
-
-#include "../examples/models.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -36,71 +33,36 @@ using namespace pure16;
 
 namespace {
 
-/// LeNet of examples/mnist_cnn.cpp.
-template <class T>
-void build_lenet(nn::Sequential<T>& m) {
+/// 4096-4096-4096-10 ReLU MLP (64 MiB of float weights, far beyond the caches).
+nn::zoo::Network mlp4096() {
   using namespace nn;
-  m.template add<Conv2D>(1, 6, 5, 1, 2);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(2);
-  m.template add<Conv2D>(6, 16, 5);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(2);
-  m.template add<Flatten>();
-  m.template add<Dense>(400, 120);
-  m.template add<ReLU>();
-  m.template add<Dense>(120, 84);
-  m.template add<ReLU>();
-  m.template add<Dense>(84, 10);
-}
-
-/// AlexNet variant of examples/cifar10_cnn.cpp (--model alexnet).
-template <class T>
-void build_alexnet(nn::Sequential<T>& m) {
-  using namespace nn;
-  m.template add<Conv2D>(3, 64, 3, 2, 1);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(2, 2);
-  m.template add<Conv2D>(64, 96, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(3, 2);
-  m.template add<Conv2D>(96, 256, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<Conv2D>(256, 256, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<Conv2D>(256, 512, 3, 1, 1);
-  m.template add<ReLU>();
-  m.template add<MaxPool2D>(3, 2);
-  m.template add<Flatten>();
-  m.template add<Dense>(512, 4096);
-  m.template add<Tanh>();
-  m.template add<Dropout>(0.5);
-  m.template add<Dense>(4096, 4096);
-  m.template add<Tanh>();
-  m.template add<Dropout>(0.5);
-  m.template add<Dense>(4096, 10);
-}
-
-template <class T>
-void build_mlp4096(nn::Sequential<T>& m) {
-  using namespace nn;
-  m.template add<Dense>(4096, 4096);
-  m.template add<ReLU>();
-  m.template add<Dense>(4096, 4096);
-  m.template add<ReLU>();
-  m.template add<Dense>(4096, 10);
+  return {"mlp4096",
+          "4096-4096-4096-10 ReLU MLP",
+          {dense(4096), relu(), dense(4096), relu(), dense(10)},
+          {4096}};
 }
 
 struct Net {
-  const char* name;
-  Shape input;                // with the batch first
+  nn::zoo::Network (*network)();
+  std::size_t batch;
   std::size_t epoch_samples;  // samples per epoch of the example's data set
 };
 
-const Net kMlp{"mnist_mlp", {128, 784}, 60000};
-const Net kLenet{"lenet", {64, 1, 28, 28}, 60000};
-const Net kSmall{"cifar_small_cnn", {64, 3, 32, 32}, 10000};
-const Net kAlex{"cifar_alexnet", {256, 3, 32, 32}, 50000};
+const Net kMlp{nn::zoo::mnist_mlp, 128, 60000};
+const Net kLenet{nn::zoo::lenet, 64, 60000};
+const Net kSmall{[] { return nn::zoo::cifar_small_cnn(); }, 64, 10000};
+const Net kAlex{nn::zoo::cifar_alexnet, 256, 50000};
+const Net kMlp4096{mlp4096, 1, 1};
+
+template <class T>
+nn::Sequential<T> build(const Net& net, Shape& input) {
+  const nn::zoo::Network n = net.network();
+  input = n.input_shape;
+  input.insert(input.begin(), net.batch);
+  nn::Sequential<T> m(n.spec, n.input_shape);
+  m.init(1);
+  return m;
+}
 
 void set_threads(benchmark::State& s) {
 #ifdef _OPENMP
@@ -130,14 +92,13 @@ struct LayerClock {
   }
 };
 
-template <class T, class Build>
-void train(benchmark::State& state, const Net& net, Build build) {
+template <class T>
+void train(benchmark::State& state, const Net& net) {
   set_threads(state);
-  nn::Sequential<T> m;
-  build(m);
-  m.init(1);
-  const Tensor<T> x = random_input<T>(net.input);
-  const std::size_t n = net.input[0];
+  Shape input;
+  nn::Sequential<T> m = build<T>(net, input);
+  const Tensor<T> x = random_input<T>(input);
+  const std::size_t n = net.batch;
   Rng rng(3);
   std::vector<std::int32_t> labels(n);
   for (auto& l : labels) l = static_cast<std::int32_t>(rng.below(10));
@@ -179,54 +140,43 @@ void train(benchmark::State& state, const Net& net, Build build) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
 }
 
-template <class T, class Build>
-void infer(benchmark::State& state, const Net& net, Build build) {
+template <class T>
+void infer(benchmark::State& state, const Net& net) {
   set_threads(state);
-  nn::Sequential<T> m;
-  build(m);
-  m.init(1);
-  const Tensor<T> x = random_input<T>(net.input);
+  Shape input;
+  nn::Sequential<T> m = build<T>(net, input);
+  const Tensor<T> x = random_input<T>(input);
   for (auto _ : state) {
     Tensor<T> y = m.forward(x, nn::Mode::Eval);
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(net.input[0]));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(net.batch));
 }
-
-#define PURE16_BUILDER(fn) [](auto& m) { fn(m); }
 
 template <class T>
 void register_precision(const char* prec) {
-  const auto reg = [&](const std::string& name, auto fn) {
-    benchmark::RegisterBenchmark(name.c_str(), fn)
+  const std::string p = std::string("/") + prec;
+  const auto reg = [&](const std::string& name, const Net* net, bool training) {
+    benchmark::RegisterBenchmark(name.c_str(),
+                                 [net, training](benchmark::State& s) {
+                                   if (training)
+                                     train<T>(s, *net);
+                                   else
+                                     infer<T>(s, *net);
+                                 })
         ->ArgName("threads")
         ->Arg(1)
         ->Arg(2)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   };
-  const std::string p = std::string("/") + prec;
-  reg("train/mnist_mlp" + p,
-      [](benchmark::State& s) { train<T>(s, kMlp, PURE16_BUILDER(examples::build_mnist_mlp)); });
-  reg("train/lenet" + p,
-      [](benchmark::State& s) { train<T>(s, kLenet, PURE16_BUILDER(build_lenet)); });
-  reg("train/cifar_small_cnn" + p, [](benchmark::State& s) {
-    train<T>(s, kSmall, PURE16_BUILDER(examples::build_cifar_small_cnn));
-  });
-  reg("train/cifar_alexnet" + p,
-      [](benchmark::State& s) { train<T>(s, kAlex, PURE16_BUILDER(build_alexnet)); });
-  reg("infer/mnist_mlp" + p,
-      [](benchmark::State& s) { infer<T>(s, kMlp, PURE16_BUILDER(examples::build_mnist_mlp)); });
-  reg("infer/lenet" + p,
-      [](benchmark::State& s) { infer<T>(s, kLenet, PURE16_BUILDER(build_lenet)); });
-  reg("infer/cifar_small_cnn" + p, [](benchmark::State& s) {
-    infer<T>(s, kSmall, PURE16_BUILDER(examples::build_cifar_small_cnn));
-  });
-  reg("infer/cifar_alexnet" + p,
-      [](benchmark::State& s) { infer<T>(s, kAlex, PURE16_BUILDER(build_alexnet)); });
-  reg("mlp4096_b1" + p, [](benchmark::State& s) {
-    infer<T>(s, Net{"mlp4096", {1, 4096}, 1}, PURE16_BUILDER(build_mlp4096));
-  });
+  const std::pair<const char*, const Net*> nets[] = {{"mnist_mlp", &kMlp},
+                                                     {"lenet", &kLenet},
+                                                     {"cifar_small_cnn", &kSmall},
+                                                     {"cifar_alexnet", &kAlex}};
+  for (auto [name, net] : nets) reg(std::string("train/") + name + p, net, true);
+  for (auto [name, net] : nets) reg(std::string("infer/") + name + p, net, false);
+  reg("mlp4096_b1" + p, &kMlp4096, false);
 }
 
 }  // namespace
