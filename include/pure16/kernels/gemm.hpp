@@ -31,7 +31,7 @@
 //    bfloat16/float subnormals as zero). double uses Eigen's GEMM.
 //    Small batches (M <= 4, A not transposed, B transposed: x W^T with W [N, K]) take a
 //    GEMV path instead, which reads B once straight from T (no packing) and sums each dot
-//    product in float (8 partial sums on AVX2+), rounding each element of C once.
+//    product in float (16 partial sums on AVX2+), rounding each element of C once.
 //  * Threads: opt.threads (0 = OpenMP's default, only for problems large enough to gain);
 //    the work is split into independent column (or row) ranges. Inside an OpenMP parallel
 //    region the call runs on the calling thread only (no oversubscription).
@@ -688,19 +688,35 @@ PURE16_TARGET_AVX2 inline void gemv4_avx2(std::size_t M, std::size_t K, const fl
                                           std::size_t ncols, float out[kGemvMaxRows][4]) {
   const T* bj[4];
   for (std::size_t j = 0; j < 4; ++j) bj[j] = b + std::min(j, ncols - 1) * ldb;
-  const std::size_t K8 = K / 8 * 8;
+  const std::size_t K8 = K / 8 * 8, K16 = K / 16 * 16;
   for (std::size_t i = 0; i < M; ++i) {
     const float* ai = a + i * lda_f;
+    // two independent sums per column: 8 FMA chains hide the FMA latency
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
-    for (std::size_t k = 0; k < K8; k += 8) {
+    __m256 t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps();
+    __m256 t2 = _mm256_setzero_ps(), t3 = _mm256_setzero_ps();
+    std::size_t k = 0;
+    for (; k < K16; k += 16) {
+      const __m256 x = _mm256_loadu_ps(ai + k), y = _mm256_loadu_ps(ai + k + 8);
+      s0 = _mm256_fmadd_ps(x, load8_avx2(bj[0] + k), s0);
+      s1 = _mm256_fmadd_ps(x, load8_avx2(bj[1] + k), s1);
+      s2 = _mm256_fmadd_ps(x, load8_avx2(bj[2] + k), s2);
+      s3 = _mm256_fmadd_ps(x, load8_avx2(bj[3] + k), s3);
+      t0 = _mm256_fmadd_ps(y, load8_avx2(bj[0] + k + 8), t0);
+      t1 = _mm256_fmadd_ps(y, load8_avx2(bj[1] + k + 8), t1);
+      t2 = _mm256_fmadd_ps(y, load8_avx2(bj[2] + k + 8), t2);
+      t3 = _mm256_fmadd_ps(y, load8_avx2(bj[3] + k + 8), t3);
+    }
+    for (; k < K8; k += 8) {
       const __m256 x = _mm256_loadu_ps(ai + k);
       s0 = _mm256_fmadd_ps(x, load8_avx2(bj[0] + k), s0);
       s1 = _mm256_fmadd_ps(x, load8_avx2(bj[1] + k), s1);
       s2 = _mm256_fmadd_ps(x, load8_avx2(bj[2] + k), s2);
       s3 = _mm256_fmadd_ps(x, load8_avx2(bj[3] + k), s3);
     }
-    float r[4] = {hsum_avx2(s0), hsum_avx2(s1), hsum_avx2(s2), hsum_avx2(s3)};
+    float r[4] = {hsum_avx2(_mm256_add_ps(s0, t0)), hsum_avx2(_mm256_add_ps(s1, t1)),
+                  hsum_avx2(_mm256_add_ps(s2, t2)), hsum_avx2(_mm256_add_ps(s3, t3))};
     for (std::size_t k = K8; k < K; ++k)
       for (std::size_t j = 0; j < 4; ++j) r[j] += ai[k] * static_cast<float>(bj[j][k]);
     for (std::size_t j = 0; j < 4; ++j) out[i][j] = r[j];
