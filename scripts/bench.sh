@@ -80,15 +80,19 @@ EOF
 
 # ---- pure16 --------------------------------------------------------------------------------
 if ((quick)); then
-  min_time=0.1 filter='^(train|infer)/(mnist_mlp|lenet|cifar_small_cnn)/|^mlp4096'
+  min_time=0.1 reps=1 filter='^(train|infer)/(mnist_mlp|lenet|cifar_small_cnn)/|^mlp4096'
   gemm_filter='BM_(pure16<(half|bfloat16|float)>|eigen<float>)/M:(512|128)/N:512/K:(512|784)/.*thr:1'
   cifar_train=2000
 else
-  min_time=0.5 filter='.' gemm_filter='BM_(pure16<(half|bfloat16|float)>|eigen<float>)/.*thr:1'
+  min_time=0.2 reps=3 filter='.' gemm_filter='BM_(pure16<(half|bfloat16|float)>|eigen<float>)/.*thr:1'
   cifar_train=10000
 fi
 echo "bench: bench_models" >&2
+# repetitions in random order, the median kept: load bursts from other processes then do
+# not land on one precision's figures only
 "$build/bench/bench_models" --benchmark_filter="$filter" --benchmark_min_time="$min_time" \
+  --benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true \
   --benchmark_out="$out/models.json" --benchmark_out_format=json >&2
 echo "bench: bench_gemm_avx2" >&2
 "$build/bench/bench_gemm_avx2" --benchmark_filter="$gemm_filter" --benchmark_min_time="$min_time" \
