@@ -29,6 +29,7 @@ test=(
 )
 bench=(
   "${test[@]}"
+  libopenblas0-pthread                           # bench/peers: a real BLAS under PyTorch
 )
 
 packages=()
