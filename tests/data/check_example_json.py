@@ -40,8 +40,12 @@ def main():
         fail(f"{path}: runs are {[r.get('precision') for r in runs]}, expected {want}")
     for r in runs:
         p = r["precision"]
-        if p not in ("fp16", "bf16", "fp32", "fp64"):
+        known = {"fp16", "bf16", "fp32", "fp64", "mixed(fp16/fp32)", "mixed(bf16/fp32)"}
+        known |= {f"{t}+{m}" for t in ("fp16", "bf16") for m in ("stochastic", "compensated")}
+        if p not in known:
             fail(f"{path}: unknown precision {p!r}")
+        if p.startswith("mixed") and r.get("pure_16bit", False):
+            fail(f"{path}: run {p} is labelled pure 16-bit")
         for key in ("test_accuracy", "train_loss", "epoch_seconds", "peak_rss_bytes", "model_bytes"):
             if key not in r:
                 fail(f"{path}: run {p} lacks '{key}'")
