@@ -62,9 +62,14 @@ def main():
         for key in ("peak_rss_bytes", "model_bytes"):
             if not isinstance(r[key], int) or r[key] <= 0:
                 fail(f"{path}: run {p}: {key} {r[key]!r} must be a positive integer")
-    # Model bytes follow the scalar size: fp16/bf16 models are half the size of fp32 ones.
+    # Model bytes follow the scalar size: fp16/bf16 models are half the size of fp32 ones;
+    # mixed precision's include the fp32 masters (2 + 4 bytes per parameter).
     size = {"fp16": 2, "bf16": 2, "fp32": 4, "fp64": 8}
-    per_scalar = {r["model_bytes"] / size[r["precision"]] for r in runs}
+
+    def bytes_per_value(p):
+        return 6 if p.startswith("mixed") else size[p.split("+")[0]]
+
+    per_scalar = {r["model_bytes"] / bytes_per_value(r["precision"]) for r in runs}
     if len(per_scalar) != 1:
         fail(f"{path}: model_bytes do not scale with the scalar size: "
              f"{[(r['precision'], r['model_bytes']) for r in runs]}")
