@@ -19,6 +19,13 @@
 //  * A progress bar is drawn on stderr unless options.quiet or stderr is not a terminal.
 //  * The result holds every epoch's figures and the final evaluation on the test set,
 //    including the per-sample predictions (for agreement between fp16 and fp32 twins).
+//  * options.replica makes fit() one replica of a data-parallel run (dist/fit.hpp fills it
+//    over MPI): each global batch of the Loader is cut to the rows replica.shard(rows)
+//    returns, the gradient of those rows (a replica with no rows has zero gradients) goes
+//    through replica.reduce_gradients(local rows, global rows) after backward, the guard
+//    then checks the reduced gradients and weights (the same on every replica, so every
+//    replica takes the same decision), and the epoch's loss/accuracy sums go through
+//    replica.sum. Empty hooks: a single process, as before.
 #pragma once
 
 #include <chrono>
@@ -38,6 +45,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace pure16::train {
@@ -49,6 +57,17 @@ struct EpochEnd {
   const EpochStats& stats;   // the finished epoch (stats.epoch epochs are done)
   std::int64_t step;         // batches done over the whole run
   Rng::State shuffle_state;  // the Loader's generator, to draw the next epoch's order
+};
+
+/// Hooks that make fit() one replica of a data-parallel run (see the contract above).
+struct Replica {
+  /// Rows [first, second) of a global batch of `rows` rows that this replica trains on.
+  std::function<std::pair<std::size_t, std::size_t>(std::size_t rows)> shard;
+  /// Turns this replica's gradient (mean over its `local` rows) into the gradient of the
+  /// global batch of `global` rows, identical on every replica.
+  std::function<void(std::size_t local, std::size_t global)> reduce_gradients;
+  /// Sums the epoch's figures over the replicas, in place.
+  std::function<void(std::span<double>)> sum;
 };
 
 struct FitOptions {
@@ -70,6 +89,7 @@ struct FitOptions {
   std::int64_t start_step = 0;              // resume: batches already done
   std::optional<Rng::State> shuffle_state;  // resume: Loader generator state
   std::function<void(const EpochEnd&)> on_epoch_end;
+  Replica replica;  // data-parallel hooks (dist/fit.hpp); empty = single process
 };
 
 struct Evaluation {
@@ -182,13 +202,24 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
     for (std::size_t b = 0; b < loader.num_batches(); ++b, ++step) {
       lr = o.schedule.lr(o.lr, epoch, step, total_steps);
       opt.set_lr(lr);
-      const Tensor<T> x = loader.inputs<T>(b, o.layout);
-      const std::vector<std::int32_t> y = loader.labels(b);
-      const Tensor<T> logits = model.forward(x, nn::Mode::Train);
-      auto out =
-          nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y), o.loss_accumulate);
-      model.backward(out.grad);
-      if (!detail::model_finite(model, out.loss)) {
+      const auto rows = loader.indices(b);
+      const auto [lo, hi] = o.replica.shard ? o.replica.shard(rows.size())
+                                            : std::pair<std::size_t, std::size_t>(0, rows.size());
+      const auto mine = rows.subspan(lo, hi - lo);
+      const Tensor<T> x = train.batch<T>(mine, o.layout);
+      const std::vector<std::int32_t> y = train.batch_labels(mine);
+      Tensor<T> logits;
+      nn::LossOutput<T> out{0.0, Tensor<T>()};
+      if (!mine.empty()) {
+        logits = model.forward(x, nn::Mode::Train);
+        out = nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y),
+                                           o.loss_accumulate);
+        model.backward(out.grad);
+      } else {
+        model.zero_grad();
+      }
+      if (o.replica.reduce_gradients) o.replica.reduce_gradients(mine.size(), rows.size());
+      if (!detail::model_finite(model, o.replica.reduce_gradients ? 0.0 : out.loss)) {
         const auto guard = nn::check_finite(model, out.loss, step);
         const std::string where = "epoch " + std::to_string(epoch + 1) + ", batch " +
                                   std::to_string(b) + " (step " + std::to_string(step) + ")";
@@ -213,11 +244,18 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
       opt.step();
       loss_sum += out.loss * double(y.size());
       seen += y.size();
-      const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
-      for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+      if (!mine.empty()) {
+        const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
+        for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+      }
       bar.update(b + 1, loss_sum / double(seen));
     }
     bar.finish();
+    if (o.replica.sum) {  // figures of the global batches
+      double sums[3] = {loss_sum, double(seen), double(correct)};
+      o.replica.sum(sums);
+      loss_sum = sums[0], seen = std::size_t(sums[1]), correct = std::size_t(sums[2]);
+    }
     EpochStats s;
     s.epoch = epoch + 1;
     s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
