@@ -184,7 +184,7 @@ std::unique_ptr<pure16::optim::Optimizer<T>> make_optimizer(pure16::nn::Sequenti
     ro.weight_decay = o.weight_decay;
     return std::make_unique<optim::RMSProp<T>>(model.parameters(), ro);
   }
-  throw std::invalid_argument("unknown optimizer '" + n + "'");
+  throw pure16::InvalidArgument("unknown optimizer '" + n + "'");
 }
 
 /// The figures of one trained model.
@@ -402,7 +402,7 @@ inline void write_atomically(const std::string& path, const std::string& text) {
     std::ofstream out(tmp, std::ios::trunc);
     out << text;
     out.flush();
-    if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
+    if (!out) throw pure16::Error("cannot write '" + tmp.string() + "'");
   }
   fs::rename(tmp, p);
 }

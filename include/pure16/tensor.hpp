@@ -19,11 +19,11 @@
 #include <memory>
 #include <new>
 #include <numeric>
+#include <pure16/error.hpp>
 #include <pure16/kernels/convert.hpp>
 #include <pure16/scalar.hpp>
 #include <span>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -74,8 +74,8 @@ class Tensor {
   static Tensor from(Shape shape, std::span<const V> values) {
     Tensor t(std::move(shape));
     if (values.size() != t.size()) {
-      throw std::invalid_argument("pure16::Tensor::from: " + std::to_string(values.size()) +
-                                  " values for shape " + shape_str(t.shape()));
+      throw pure16::InvalidArgument("pure16::Tensor::from: " + std::to_string(values.size()) +
+                                    " values for shape " + shape_str(t.shape()));
     }
     for (std::size_t i = 0; i < values.size(); ++i) t.data_[i] = round_to<T>(values[i]);
     return t;
@@ -89,8 +89,8 @@ class Tensor {
   std::size_t ndim() const { return shape_.size(); }
   std::size_t dim(std::size_t i) const {
     if (i >= shape_.size()) {
-      throw std::out_of_range("pure16::Tensor::dim(" + std::to_string(i) + ") of shape " +
-                              shape_str(shape_));
+      throw pure16::OutOfRange("pure16::Tensor::dim(" + std::to_string(i) + ") of shape " +
+                               shape_str(shape_));
     }
     return shape_[i];
   }
@@ -123,8 +123,8 @@ class Tensor {
   /// A view with another shape of the same size, sharing storage.
   Tensor reshape(Shape shape) const {
     if (shape_size(shape) != size()) {
-      throw std::invalid_argument("pure16::Tensor::reshape: cannot view shape " +
-                                  shape_str(shape_) + " as " + shape_str(shape));
+      throw pure16::InvalidArgument("pure16::Tensor::reshape: cannot view shape " +
+                                    shape_str(shape_) + " as " + shape_str(shape));
     }
     Tensor v = *this;
     v.shape_ = std::move(shape);
@@ -134,8 +134,8 @@ class Tensor {
   /// Rows [begin, end) along the first dimension, sharing storage (a batch slice).
   Tensor slice(std::size_t begin, std::size_t end) const {
     if (ndim() == 0 || begin > end || end > shape_[0]) {
-      throw std::out_of_range("pure16::Tensor::slice(" + std::to_string(begin) + ", " +
-                              std::to_string(end) + ") of shape " + shape_str(shape_));
+      throw pure16::OutOfRange("pure16::Tensor::slice(" + std::to_string(begin) + ", " +
+                               std::to_string(end) + ") of shape " + shape_str(shape_));
     }
     const std::size_t row = shape_[0] ? size() / shape_[0] : 0;
     Tensor v = *this;
@@ -157,8 +157,8 @@ class Tensor {
   /// Copy element values from a tensor of the same size (shapes may differ).
   void copy_from(const Tensor& o) {
     if (o.size() != size()) {
-      throw std::invalid_argument("pure16::Tensor::copy_from: shape " + shape_str(o.shape_) +
-                                  " into " + shape_str(shape_));
+      throw pure16::InvalidArgument("pure16::Tensor::copy_from: shape " + shape_str(o.shape_) +
+                                    " into " + shape_str(shape_));
     }
     if (size() && o.data_ != data_) std::memmove(data_, o.data_, bytes());
   }
@@ -196,16 +196,16 @@ class Tensor {
   std::size_t offset_of(std::initializer_list<std::size_t> idx) const {
 #ifndef NDEBUG
     if (idx.size() != shape_.size()) {
-      throw std::out_of_range("pure16::Tensor: " + std::to_string(idx.size()) +
-                              " indices for shape " + shape_str(shape_));
+      throw pure16::OutOfRange("pure16::Tensor: " + std::to_string(idx.size()) +
+                               " indices for shape " + shape_str(shape_));
     }
 #endif
     std::size_t off = 0, d = 0;
     for (std::size_t i : idx) {
 #ifndef NDEBUG
       if (i >= shape_[d]) {
-        throw std::out_of_range("pure16::Tensor: index " + std::to_string(i) + " in dimension " +
-                                std::to_string(d) + " of shape " + shape_str(shape_));
+        throw pure16::OutOfRange("pure16::Tensor: index " + std::to_string(i) + " in dimension " +
+                                 std::to_string(d) + " of shape " + shape_str(shape_));
       }
 #endif
       off = off * shape_[d++] + i;

@@ -203,22 +203,23 @@ TEST_CASE("non-finite logits are flagged, never guaranteed, and left out of summ
 TEST_CASE("analyzer input errors name the problem") {
   PrecisionAnalyzer an;
   CHECK_THROWS_AS(an.add_logits(Tensor<float>({2, 3}), Tensor<half>({2, 4})),
-                  std::invalid_argument);
+                  pure16::InvalidArgument);
   CHECK_THROWS_AS(an.add_logits(Tensor<float>({2, 1}), Tensor<half>({2, 1})),
-                  std::invalid_argument);
+                  pure16::InvalidArgument);
   const std::vector<std::int32_t> three{0, 1, 2};
   CHECK_THROWS_AS(an.add_logits(Tensor<float>({2, 3}), Tensor<half>({2, 3}), three),
-                  std::invalid_argument);
+                  pure16::InvalidArgument);
   an.add_logits(Tensor<float>({2, 3}), Tensor<half>({2, 3}));
   CHECK_THROWS_AS(an.add_logits(Tensor<float>({2, 4}), Tensor<half>({2, 4})),
-                  std::invalid_argument);
+                  pure16::InvalidArgument);
 
   nn::Sequential<float> a;
   a.add<nn::Dense>(2, 3);
   nn::Sequential<half> b;
   b.add<nn::Dense>(2, 3);
   b.add<nn::ReLU>();
-  CHECK_THROWS_AS(compare(a, b, Tensor<float>({1, 2}), {}, TwinKind::Other), std::invalid_argument);
+  CHECK_THROWS_AS(compare(a, b, Tensor<float>({1, 2}), {}, TwinKind::Other),
+                  pure16::InvalidArgument);
 }
 
 TEST_CASE("Dense twin with hand-set weights: delta, Gamma and layer error by hand") {

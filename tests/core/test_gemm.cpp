@@ -339,15 +339,15 @@ TEST_CASE("gemm: bad leading dimensions and unavailable ISAs throw") {
   std::vector<float> A(12), B(12), C(12);
   CHECK_THROWS_AS(kernels::gemm<float>(Trans::No, Trans::No, 3, 3, 4, 1.0f, A.data(), 3, B.data(),
                                        3, 0.0f, C.data(), 3),
-                  std::invalid_argument);
+                  pure16::InvalidArgument);
   CHECK_THROWS_AS(kernels::gemm<float>(Trans::No, Trans::No, 3, 3, 2, 1.0f, A.data(), 2, B.data(),
                                        3, 0.0f, C.data(), 2),
-                  std::invalid_argument);
+                  pure16::InvalidArgument);
   for (Isa isa : kernels::all_isas) {
     if (kernels::isa_available(isa)) continue;
     CHECK_THROWS_AS(kernels::gemm<float>(Trans::No, Trans::No, 1, 1, 1, 1.0f, A.data(), 1, B.data(),
                                          1, 0.0f, C.data(), 1, {Accumulate::Float, 1, isa}),
-                    std::invalid_argument);
+                    pure16::InvalidArgument);
   }
 }
 

@@ -352,9 +352,10 @@ TEST_CASE_TEMPLATE("normalization and batches match a double reference", T, half
     CHECK(m == doctest::Approx(0.0).epsilon(1e-6).scale(1));
     CHECK(s2 - m * m == doctest::Approx(1.0).epsilon(1e-5));
   }
-  CHECK_THROWS_AS(d.set_normalization({{0.1, 0.2, 0.3}, {1.0}}), std::invalid_argument);
-  CHECK_THROWS_AS(d.set_normalization({{0.1}, {0.0}}), std::invalid_argument);
-  CHECK_THROWS_AS(Dataset::from_u8("bad", {2, 1, 1, 1}, {1, 2}, {0, 3}, 3), std::invalid_argument);
+  CHECK_THROWS_AS(d.set_normalization({{0.1, 0.2, 0.3}, {1.0}}), pure16::InvalidArgument);
+  CHECK_THROWS_AS(d.set_normalization({{0.1}, {0.0}}), pure16::InvalidArgument);
+  CHECK_THROWS_AS(Dataset::from_u8("bad", {2, 1, 1, 1}, {1, 2}, {0, 3}, 3),
+                  pure16::InvalidArgument);
 }
 
 TEST_CASE("loader: deterministic seeded shuffling, every sample once per epoch") {

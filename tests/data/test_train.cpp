@@ -81,7 +81,7 @@ TEST_CASE("learning-rate schedules against their formulas") {
   s.warmup_steps = 10;
   CHECK(s.lr(0.1, 0, 0, 100) == doctest::Approx(0.01));
   CHECK(train::Schedule::parse("cosine") == train::Schedule::Kind::Cosine);
-  CHECK_THROWS_AS(train::Schedule::parse("linear"), std::invalid_argument);
+  CHECK_THROWS_AS(train::Schedule::parse("linear"), pure16::InvalidArgument);
 }
 
 TEST_CASE("memory figures from /proc") {

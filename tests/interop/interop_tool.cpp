@@ -42,7 +42,7 @@ void with_precision(const std::string& p, F&& f) {
   if (p == "bf16") return f(bfloat16{});
   if (p == "fp32") return f(float{});
   if (p == "fp64") return f(double{});
-  throw std::invalid_argument("unknown precision '" + p + "' (fp16, bf16, fp32, fp64)");
+  throw pure16::InvalidArgument("unknown precision '" + p + "' (fp16, bf16, fp32, fp64)");
 }
 
 int usage() {
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "make" && (argc == 6 || argc == 7)) {
       std::ifstream in(argv[2]);
-      if (!in) throw std::runtime_error(std::string("cannot open '") + argv[2] + "'");
+      if (!in) throw pure16::Error(std::string("cannot open '") + argv[2] + "'");
       const std::string text((std::istreambuf_iterator<char>(in)),
                              std::istreambuf_iterator<char>());
       auto model = nn::Sequential<float>::from_specs(io::architecture_from_json(text, argv[2]));
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
       const auto x = io::SafetensorsReader::open(argv[4]).read<float>("input");
       (void)model.forward(x, nn::Mode::Train);
       const auto dtype = io::parse_dtype(argc == 7 ? argv[6] : "F32");
-      if (!dtype) throw std::invalid_argument(std::string("unknown dtype '") + argv[6] + "'");
+      if (!dtype) throw pure16::InvalidArgument(std::string("unknown dtype '") + argv[6] + "'");
       io::save_safetensors(argv[5], model, {}, *dtype);
       return 0;
     }

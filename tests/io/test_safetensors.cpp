@@ -208,7 +208,7 @@ TEST_CASE("safetensors: save of a known model writes exactly the expected bytes"
   put_f64(data64, 3.0);
   CHECK(Bytes(b64.end() - 24, b64.end()) == data64);
 
-  CHECK_THROWS_AS(io::save_safetensors(path, m, {{"format", "x"}}), std::invalid_argument);
+  CHECK_THROWS_AS(io::save_safetensors(path, m, {{"format", "x"}}), pure16::InvalidArgument);
 }
 
 TEST_CASE_TEMPLATE_DEFINE("safetensors: round trip from T into every U", T, round_trip_from) {
@@ -467,12 +467,12 @@ TEST_CASE("safetensors writer: names, dtypes and byte counts are checked") {
   io::SafetensorsWriter w;
   Tensor<float> t({2});
   w.add("a", t);
-  CHECK_THROWS_AS(w.add("a", t), std::invalid_argument);
-  CHECK_THROWS_AS(w.add("__metadata__", t), std::invalid_argument);
-  CHECK_THROWS_AS(w.add_raw("q", "Q8", {1}, [](io::OutputFile&) {}), std::invalid_argument);
+  CHECK_THROWS_AS(w.add("a", t), pure16::InvalidArgument);
+  CHECK_THROWS_AS(w.add("__metadata__", t), pure16::InvalidArgument);
+  CHECK_THROWS_AS(w.add_raw("q", "Q8", {1}, [](io::OutputFile&) {}), pure16::InvalidArgument);
   w.add_raw("short", "F32", {3}, [](io::OutputFile& out) { out.write("abcd", 4); });
   ScratchDir dir("writer");
-  CHECK_THROWS_AS(w.save(dir / "w.safetensors"), std::logic_error);
+  CHECK_THROWS_AS(w.save(dir / "w.safetensors"), pure16::LogicError);
   CHECK_FALSE(fs::exists(dir / "w.safetensors"));
 }
 
@@ -496,7 +496,7 @@ TEST_CASE("atomic write: a failure mid-write leaves the old file byte-identical"
     w.add_raw("late", "F32", {1024}, [](io::OutputFile& out) {
       const Bytes half_of_it(2048, 0xAB);
       out.write(half_of_it.data(), half_of_it.size());
-      throw std::runtime_error("simulated crash while writing 'late'");
+      throw pure16::Error("simulated crash while writing 'late'");
     });
     CHECK_THROWS_WITH_AS(w.save(path), "simulated crash while writing 'late'", std::runtime_error);
     CHECK(read_bytes(path) == old);

@@ -47,9 +47,10 @@ TEST_CASE("BatchNorm2d training and eval follow PyTorch's definitions (double)")
   CHECK(names[0].name == "running_mean");
   CHECK(names[1].name == "running_var");
   CHECK_THROWS_WITH_AS(bn.forward(Tensor<double>({1, C}), nn::Mode::Train),
-                       doctest::Contains("more than one value per channel"), std::invalid_argument);
+                       doctest::Contains("more than one value per channel"),
+                       pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(bn.forward(Tensor<double>({4, 3}), nn::Mode::Train),
-                       doctest::Contains("BatchNorm(2)"), std::invalid_argument);
+                       doctest::Contains("BatchNorm(2)"), pure16::InvalidArgument);
 }
 
 namespace {

@@ -83,17 +83,17 @@ TEST_CASE_TEMPLATE("factory round-trips the spec of every layer", T, half, bfloa
 
 TEST_CASE("factory errors name the unknown type or the missing/invalid argument") {
   CHECK_THROWS_WITH_AS(nn::make_layer<float>({"Bogus", {}}),
-                       doctest::Contains("unknown layer type 'Bogus'"), std::invalid_argument);
+                       doctest::Contains("unknown layer type 'Bogus'"), pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(nn::make_layer<float>({"Dense", {{"in", 3}}}),
-                       doctest::Contains("'Dense' has no argument 'out'"), std::invalid_argument);
+                       doctest::Contains("'Dense' has no argument 'out'"), pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(
       nn::make_layer<float>({"Conv2D", {{"in_channels", 1}, {"out_channels", 2}, {"kernel", -3}}}),
-      doctest::Contains("'kernel'"), std::invalid_argument);
+      doctest::Contains("'kernel'"), pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(nn::make_layer<float>({"Dense", {{"in", 2.5}, {"out", 2}}}),
-                       doctest::Contains("'in'"), std::invalid_argument);
+                       doctest::Contains("'in'"), pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(nn::make_layer<float>({"Dense", {{"in", 2}, {"out", 2}, {"init", 9}}}),
-                       doctest::Contains("initializer"), std::invalid_argument);
-  CHECK_THROWS_AS(nn::make_layer<float>({"Dropout", {{"p", 1.5}}}), std::invalid_argument);
+                       doctest::Contains("initializer"), pure16::InvalidArgument);
+  CHECK_THROWS_AS(nn::make_layer<float>({"Dropout", {{"p", 1.5}}}), pure16::InvalidArgument);
 }
 
 TEST_CASE_TEMPLATE("the same seed gives the same weights in every precision up to one rounding", T,
@@ -268,7 +268,7 @@ TEST_CASE("softmax cross-entropy in fp16 never produces NaN for finite logits") 
   CHECK(nn::argmax_rows(logits) == std::vector<std::int32_t>{0, 0, 3});
   CHECK_THROWS_WITH_AS(nn::softmax_cross_entropy(logits, std::vector<std::int32_t>{1, 4, 0}),
                        doctest::Contains("label 4 of row 1 is outside [0, 4)"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(nn::softmax_cross_entropy(logits, std::vector<std::int32_t>{1, 2}),
-                       doctest::Contains("2 labels for 3 rows"), std::invalid_argument);
+                       doctest::Contains("2 labels for 3 rows"), pure16::InvalidArgument);
 }

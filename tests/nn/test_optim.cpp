@@ -190,37 +190,37 @@ TEST_CASE("an epsilon that rounds to zero or to a subnormal is an error naming i
   using V = std::vector<nn::Parameter<half>*>;
   CHECK_THROWS_WITH_AS(optim::Adam<half>(V{&p}, {.eps = 1e-8}),
                        doctest::Contains("epsilon 1e-08 rounds to 0 in fp16"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(optim::AdamW<half>(V{&p}, {.eps = 1e-8}),
                        doctest::Contains("AdamW: epsilon 1e-08 rounds to 0 in fp16"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(optim::RMSProp<half>(V{&p}, {.eps = 1e-8}),
                        doctest::Contains("RMSProp: epsilon 1e-08 rounds to 0 in fp16"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(optim::Adam<half>(V{&p}, {.eps = 1e-7}),
                        doctest::Contains("epsilon 1e-07 rounds to the subnormal"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(optim::Adam<half>(V{&p}, {.eps = 1e-7}), doctest::Contains("fp16"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   optim::Adam<half> allowed(V{&p}, {.eps = 1e-7, .allow_subnormal_eps = true});
   CHECK(static_cast<float>(allowed.epsilon()) == static_cast<float>(round_to<half>(1e-7)));
   CHECK(static_cast<float>(allowed.epsilon()) > 0.0f);
-  CHECK_THROWS_AS(optim::Adam<half>(V{&p}, {.eps = 0.0}), std::invalid_argument);
-  CHECK_THROWS_AS(optim::Adam<half>(V{&p}, {.eps = -1e-3}), std::invalid_argument);
+  CHECK_THROWS_AS(optim::Adam<half>(V{&p}, {.eps = 0.0}), pure16::InvalidArgument);
+  CHECK_THROWS_AS(optim::Adam<half>(V{&p}, {.eps = -1e-3}), pure16::InvalidArgument);
   nn::Parameter<float> pf{"w", Tensor<float>({2}), Tensor<float>({2})};
   CHECK_THROWS_WITH_AS(optim::Adam<float>({&pf}, {.eps = 1e-46}),
-                       doctest::Contains("rounds to 0 in fp32"), std::invalid_argument);
+                       doctest::Contains("rounds to 0 in fp32"), pure16::InvalidArgument);
   CHECK_THROWS_WITH_AS(optim::Adam<float>({&pf}, {.eps = 1e-40}), doctest::Contains("subnormal"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
   nn::Parameter<bfloat16> pb{"w", Tensor<bfloat16>({2}), Tensor<bfloat16>({2})};
   CHECK_NOTHROW(optim::Adam<bfloat16>({&pb}, {.eps = 1e-8}));
   // other bad hyper-parameters
-  CHECK_THROWS_AS(optim::Adam<half>(V{&p}, {.beta2 = 1.0}), std::invalid_argument);
-  CHECK_THROWS_AS(optim::SGD<half>(V{&p}, {.lr = -1}), std::invalid_argument);
-  CHECK_THROWS_AS(optim::SGD<half>(V{&p}, {.lr = 0.1, .nesterov = true}), std::invalid_argument);
+  CHECK_THROWS_AS(optim::Adam<half>(V{&p}, {.beta2 = 1.0}), pure16::InvalidArgument);
+  CHECK_THROWS_AS(optim::SGD<half>(V{&p}, {.lr = -1}), pure16::InvalidArgument);
+  CHECK_THROWS_AS(optim::SGD<half>(V{&p}, {.lr = 0.1, .nesterov = true}), pure16::InvalidArgument);
   nn::Parameter<half> bad{"w", Tensor<half>({2}), Tensor<half>({3})};
   CHECK_THROWS_WITH_AS(optim::SGD<half>(V{&bad}), doctest::Contains("parameter 0 (w)"),
-                       std::invalid_argument);
+                       pure16::InvalidArgument);
 }
 
 TEST_CASE("bf16 Adam forms 1 - beta2 in float (0.999 is 1.0 in bf16)") {
@@ -284,5 +284,5 @@ TEST_CASE("optimizers train a model end to end in every type; set_lr and state n
   CHECK(names[3].name == "3.momentum_buffer");
   sgd.set_lr(0.05);
   CHECK(sgd.lr() == 0.05);
-  CHECK_THROWS_AS(sgd.set_lr(-1.0), std::invalid_argument);
+  CHECK_THROWS_AS(sgd.set_lr(-1.0), pure16::InvalidArgument);
 }

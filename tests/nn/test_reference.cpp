@@ -121,7 +121,7 @@ TEST_CASE("MaxPool2D and AvgPool2D equal direct loops, forward and backward") {
   }
   nn::MaxPool2D<double> mp(3);
   CHECK_THROWS_WITH_AS(mp.forward(Tensor<double>({1, 1, 2, 5}), nn::Mode::Eval),
-                       doctest::Contains("MaxPool2D(kernel=3)"), std::invalid_argument);
+                       doctest::Contains("MaxPool2D(kernel=3)"), pure16::InvalidArgument);
 }
 
 // ---- fp16 / bf16 outputs against double ---------------------------------------------

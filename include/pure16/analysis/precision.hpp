@@ -35,8 +35,8 @@
 //    report is about.
 //  * Bad input (models of different depth or layer types, logits of different shapes,
 //    fewer than two classes, a label count that does not match) throws
-//    std::invalid_argument naming what is wrong. With AnalysisOptions::throw_on_violation a
-//    theorem violation throws TheoremViolation (a std::logic_error) carrying the message.
+//    pure16::InvalidArgument naming what is wrong. With AnalysisOptions::throw_on_violation a
+//    theorem violation throws TheoremViolation (a pure16::LogicError) carrying the message.
 #pragma once
 
 #include <algorithm>
@@ -47,12 +47,12 @@
 #include <optional>
 #include <pure16/analysis/statistics.hpp>
 #include <pure16/data/dataset.hpp>
+#include <pure16/error.hpp>
 #include <pure16/nn/sequential.hpp>
 #include <pure16/scalar.hpp>
 #include <pure16/tensor.hpp>
 #include <span>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -126,9 +126,9 @@ struct LayerError {
 };
 
 /// Thrown when AnalysisOptions::throw_on_violation is set and the theorem fails.
-class TheoremViolation : public std::logic_error {
+class TheoremViolation : public pure16::LogicError {
  public:
-  using std::logic_error::logic_error;
+  using pure16::LogicError::LogicError;
 };
 
 struct HistogramRange {
@@ -199,8 +199,8 @@ struct PrecisionReport {
 /// false (and fills p with NaN) when some z_j is not finite.
 inline bool softmax_double(std::span<const double> z, std::span<double> p) {
   if (z.size() != p.size() || z.empty()) {
-    throw std::invalid_argument("pure16::analysis::softmax_double: " + std::to_string(z.size()) +
-                                " logits for " + std::to_string(p.size()) + " probabilities");
+    throw pure16::InvalidArgument("pure16::analysis::softmax_double: " + std::to_string(z.size()) +
+                                  " logits for " + std::to_string(p.size()) + " probabilities");
   }
   double m = z[0];
   for (double v : z) {
@@ -233,7 +233,7 @@ inline std::int32_t argmax_first(std::span<const double> v) {
 inline SampleResult analyze_probabilities(std::span<const double> pr, std::span<const double> pl) {
   const std::size_t c = pr.size();
   if (c < 2 || pl.size() != c) {
-    throw std::invalid_argument(
+    throw pure16::InvalidArgument(
         "pure16::analysis: need the same number (>= 2) of classes in both models, got " +
         std::to_string(c) + " and " + std::to_string(pl.size()));
   }
@@ -268,7 +268,7 @@ inline SampleResult analyze_sample(std::span<const double> ref_logits,
                                    std::span<const double> low_logits) {
   const std::size_t c = ref_logits.size();
   if (c < 2 || low_logits.size() != c) {
-    throw std::invalid_argument(
+    throw pure16::InvalidArgument(
         "pure16::analysis::analyze_sample: need the same number (>= 2) of classes in both "
         "models, got " +
         std::to_string(c) + " and " + std::to_string(low_logits.size()));
@@ -298,21 +298,21 @@ class PrecisionAnalyzer {
   void add_logits(const Tensor<R>& ref, const Tensor<L>& low,
                   std::span<const std::int32_t> labels = {}) {
     if (ref.ndim() != 2 || ref.shape() != low.shape() || ref.dim(1) < 2) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::analysis::PrecisionAnalyzer: logits must be [N, C] with C >= 2 and equal "
           "shapes in both models, got " +
           shape_str(ref.shape()) + " (reference) and " + shape_str(low.shape()) + " (low)");
     }
     const std::size_t n = ref.dim(0), c = ref.dim(1);
     if (!labels.empty() && labels.size() != n) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::analysis::PrecisionAnalyzer: " + std::to_string(labels.size()) + " labels for " +
           std::to_string(n) + " samples");
     }
     if (classes_ != 0 && classes_ != c) {
-      throw std::invalid_argument("pure16::analysis::PrecisionAnalyzer: batch with " +
-                                  std::to_string(c) + " classes after batches with " +
-                                  std::to_string(classes_));
+      throw pure16::InvalidArgument("pure16::analysis::PrecisionAnalyzer: batch with " +
+                                    std::to_string(c) + " classes after batches with " +
+                                    std::to_string(classes_));
     }
     classes_ = c;
     std::vector<double> zr(c), zl(c);
@@ -333,7 +333,7 @@ class PrecisionAnalyzer {
   void add_layer_outputs(std::span<const Tensor<R>> ref, std::span<const Tensor<L>> low,
                          std::span<const std::string> types) {
     if (ref.size() != low.size() || ref.size() != types.size()) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::analysis::PrecisionAnalyzer: " + std::to_string(ref.size()) +
           " reference layer outputs, " + std::to_string(low.size()) + " low-precision ones");
     }
@@ -345,7 +345,7 @@ class PrecisionAnalyzer {
         layers_[l].type = types[l];
       }
     } else if (layers_.size() != ref.size()) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::analysis::PrecisionAnalyzer: " + std::to_string(ref.size()) +
           " layers after batches with " + std::to_string(layers_.size()));
     }
@@ -353,10 +353,10 @@ class PrecisionAnalyzer {
       const Tensor<R>& a = ref[l];
       const Tensor<L>& b = low[l];
       if (a.shape() != b.shape()) {
-        throw std::invalid_argument("pure16::analysis: output of layer " + std::to_string(l) +
-                                    " (" + types[l] + ") has shape " + shape_str(a.shape()) +
-                                    " in the reference and " + shape_str(b.shape()) +
-                                    " in the low-precision model");
+        throw pure16::InvalidArgument("pure16::analysis: output of layer " + std::to_string(l) +
+                                      " (" + types[l] + ") has shape " + shape_str(a.shape()) +
+                                      " in the reference and " + shape_str(b.shape()) +
+                                      " in the low-precision model");
       }
       LayerError& e = layers_[l];
       e.shape = a.shape();
@@ -459,20 +459,20 @@ namespace detail {
 template <Scalar R, Scalar L>
 std::vector<std::string> check_twins(const nn::Sequential<R>& ref, const nn::Sequential<L>& low) {
   if (ref.size() != low.size()) {
-    throw std::invalid_argument("pure16::analysis: the reference model has " +
-                                std::to_string(ref.size()) + " layers, the low-precision one " +
-                                std::to_string(low.size()));
+    throw pure16::InvalidArgument("pure16::analysis: the reference model has " +
+                                  std::to_string(ref.size()) + " layers, the low-precision one " +
+                                  std::to_string(low.size()));
   }
   std::vector<std::string> types;
   for (std::size_t i = 0; i < ref.size(); ++i) {
     types.push_back(ref[i].type());
     if (types.back() != low[i].type()) {
-      throw std::invalid_argument("pure16::analysis: layer " + std::to_string(i) + " is " +
-                                  types.back() + " in the reference model and " + low[i].type() +
-                                  " in the low-precision one");
+      throw pure16::InvalidArgument("pure16::analysis: layer " + std::to_string(i) + " is " +
+                                    types.back() + " in the reference model and " + low[i].type() +
+                                    " in the low-precision one");
     }
   }
-  if (ref.size() == 0) throw std::invalid_argument("pure16::analysis: empty models");
+  if (ref.size() == 0) throw pure16::InvalidArgument("pure16::analysis: empty models");
   return types;
 }
 
@@ -498,11 +498,11 @@ PrecisionReport compare(nn::Sequential<R>& ref, nn::Sequential<L>& low, const Te
                         std::span<const std::int32_t> labels, TwinKind kind,
                         const CompareOptions& opt = {}) {
   const auto types = detail::check_twins(ref, low);
-  if (inputs.ndim() == 0) throw std::invalid_argument("pure16::analysis::compare: no inputs");
+  if (inputs.ndim() == 0) throw pure16::InvalidArgument("pure16::analysis::compare: no inputs");
   std::size_t n = inputs.dim(0);
   if (!labels.empty() && labels.size() != n) {
-    throw std::invalid_argument("pure16::analysis::compare: " + std::to_string(labels.size()) +
-                                " labels for " + std::to_string(n) + " inputs");
+    throw pure16::InvalidArgument("pure16::analysis::compare: " + std::to_string(labels.size()) +
+                                  " labels for " + std::to_string(n) + " inputs");
   }
   if (opt.limit) n = std::min(n, opt.limit);
   const std::size_t bs = std::max<std::size_t>(opt.batch_size, 1);

@@ -11,7 +11,7 @@
 //    relative to the reference's largest |output|.
 //  * write_samples_csv / write_layers_csv / write_histograms_csv write one header line and
 //    one line per sample / layer / bin, numbers with 17 significant digits (exact round
-//    trip of a double). A file that cannot be written throws std::runtime_error naming it.
+//    trip of a double). A file that cannot be written throws pure16::Error naming it.
 //  * to_json(report, with_samples) gives the summary (and optionally every sample) as
 //    nlohmann::json; NaN becomes null.
 #pragma once
@@ -24,8 +24,8 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 #include <pure16/analysis/precision.hpp>
+#include <pure16/error.hpp>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -47,8 +47,7 @@ inline std::string pct(double v) {
 inline std::ofstream open_for_writing(const std::string& path, const char* who) {
   std::ofstream f(path);
   if (!f) {
-    throw std::runtime_error(std::string("pure16::analysis::") + who + ": cannot write '" + path +
-                             "'");
+    throw pure16::Error(std::string("pure16::analysis::") + who + ": cannot write '" + path + "'");
   }
   f << std::setprecision(17);
   return f;
@@ -56,8 +55,7 @@ inline std::ofstream open_for_writing(const std::string& path, const char* who) 
 inline void finish_writing(std::ofstream& f, const std::string& path, const char* who) {
   f.flush();
   if (!f) {
-    throw std::runtime_error(std::string("pure16::analysis::") + who + ": error writing '" + path +
-                             "'");
+    throw pure16::Error(std::string("pure16::analysis::") + who + ": error writing '" + path + "'");
   }
 }
 inline nlohmann::json num(double v) {

@@ -22,8 +22,8 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <pure16/error.hpp>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,8 +48,8 @@ struct Summary {
 /// Quantile q in [0, 1] of an ascending sample, linear interpolation (numpy default).
 inline double quantile_sorted(std::span<const double> sorted, double q) {
   if (!(q >= 0.0 && q <= 1.0)) {
-    throw std::invalid_argument("pure16::analysis::quantile_sorted: q = " + std::to_string(q) +
-                                " is outside [0, 1]");
+    throw pure16::InvalidArgument("pure16::analysis::quantile_sorted: q = " + std::to_string(q) +
+                                  " is outside [0, 1]");
   }
   if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
   const double pos = q * static_cast<double>(sorted.size() - 1);
@@ -138,10 +138,9 @@ inline void fill_histogram(Histogram& h, std::span<const double> values) {
 }
 inline void check_bins(double lo, double hi, std::size_t bins, const char* who) {
   if (bins == 0 || !(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) {
-    throw std::invalid_argument(std::string("pure16::analysis::") + who +
-                                ": need finite lo < hi and bins > 0 (got lo=" + std::to_string(lo) +
-                                ", hi=" + std::to_string(hi) + ", bins=" + std::to_string(bins) +
-                                ")");
+    throw pure16::InvalidArgument(
+        std::string("pure16::analysis::") + who + ": need finite lo < hi and bins > 0 (got lo=" +
+        std::to_string(lo) + ", hi=" + std::to_string(hi) + ", bins=" + std::to_string(bins) + ")");
   }
 }
 }  // namespace detail
@@ -166,8 +165,8 @@ inline Histogram histogram_log(std::span<const double> values, double lo, double
                                std::size_t bins) {
   detail::check_bins(lo, hi, bins, "histogram_log");
   if (!(lo > 0.0)) {
-    throw std::invalid_argument("pure16::analysis::histogram_log: lower edge must be > 0, got " +
-                                std::to_string(lo));
+    throw pure16::InvalidArgument("pure16::analysis::histogram_log: lower edge must be > 0, got " +
+                                  std::to_string(lo));
   }
   Histogram h;
   h.log_scale = true;

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <numeric>
 #include <pure16/data/file.hpp>
+#include <pure16/error.hpp>
 #include <pure16/random.hpp>
 #include <pure16/scalar.hpp>
 #include <pure16/tensor.hpp>
@@ -90,14 +91,14 @@ class Dataset {
   void set_normalization(Normalization n) {
     if ((n.mean.size() > 1 && n.mean.size() != c_) ||
         (n.stddev.size() > 1 && n.stddev.size() != c_)) {
-      throw std::invalid_argument("pure16::data::Dataset '" + name_ + "': normalization for " +
-                                  std::to_string(std::max(n.mean.size(), n.stddev.size())) +
-                                  " channels, data has " + std::to_string(c_));
+      throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ + "': normalization for " +
+                                    std::to_string(std::max(n.mean.size(), n.stddev.size())) +
+                                    " channels, data has " + std::to_string(c_));
     }
     for (std::size_t c = 0; c < c_; ++c) {
       if (!(n.stddev_of(c) > 0.0)) {
-        throw std::invalid_argument("pure16::data::Dataset '" + name_ +
-                                    "': normalization stddev must be > 0");
+        throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ +
+                                      "': normalization stddev must be > 0");
       }
     }
     norm_ = std::move(n);
@@ -140,8 +141,8 @@ class Dataset {
     for (std::size_t r = 0; r < b; ++r) {
       const std::size_t s = indices[r];
       if (s >= n_) {
-        throw std::out_of_range("pure16::data::Dataset '" + name_ + "': sample " +
-                                std::to_string(s) + " of " + std::to_string(n_));
+        throw pure16::OutOfRange("pure16::data::Dataset '" + name_ + "': sample " +
+                                 std::to_string(s) + " of " + std::to_string(n_));
       }
       for (std::size_t c = 0; c < c_; ++c) {
         T* dst = out + r * ss + c * hw;
@@ -168,25 +169,27 @@ class Dataset {
             std::size_t num_classes, std::size_t values) {
     name_ = std::move(name);
     if (nchw.size() != 4) {
-      throw std::invalid_argument("pure16::data::Dataset '" + name_ +
-                                  "': shape must be (N, C, H, W), got " + shape_str(nchw));
+      throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ +
+                                    "': shape must be (N, C, H, W), got " + shape_str(nchw));
     }
     n_ = nchw[0], c_ = nchw[1], h_ = nchw[2], w_ = nchw[3];
     num_classes_ = num_classes;
     if (values != shape_size(nchw)) {
-      throw std::invalid_argument("pure16::data::Dataset '" + name_ + "': " +
-                                  std::to_string(values) + " values for shape " + shape_str(nchw));
+      throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ +
+                                    "': " + std::to_string(values) + " values for shape " +
+                                    shape_str(nchw));
     }
     if (labels.size() != n_) {
-      throw std::invalid_argument("pure16::data::Dataset '" + name_ +
-                                  "': " + std::to_string(labels.size()) + " labels for " +
-                                  std::to_string(n_) + " samples");
+      throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ +
+                                    "': " + std::to_string(labels.size()) + " labels for " +
+                                    std::to_string(n_) + " samples");
     }
     for (std::size_t i = 0; i < labels.size(); ++i) {
       if (labels[i] < 0 || std::size_t(labels[i]) >= num_classes) {
-        throw std::invalid_argument("pure16::data::Dataset '" + name_ + "': label " +
-                                    std::to_string(labels[i]) + " of sample " + std::to_string(i) +
-                                    " out of range [0, " + std::to_string(num_classes) + ")");
+        throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ + "': label " +
+                                      std::to_string(labels[i]) + " of sample " +
+                                      std::to_string(i) + " out of range [0, " +
+                                      std::to_string(num_classes) + ")");
       }
     }
   }
@@ -258,7 +261,7 @@ class Loader {
   Loader(const Dataset& data, std::size_t batch_size, bool shuffle, std::uint64_t seed,
          bool drop_last = false)
       : data_(&data), batch_(batch_size), shuffle_(shuffle), drop_last_(drop_last), rng_(seed) {
-    if (batch_size == 0) throw std::invalid_argument("pure16::data::Loader: batch size 0");
+    if (batch_size == 0) throw pure16::InvalidArgument("pure16::data::Loader: batch size 0");
     order_.resize(data.size());
     std::iota(order_.begin(), order_.end(), std::size_t{0});
   }
@@ -281,8 +284,8 @@ class Loader {
   std::span<const std::size_t> indices(std::size_t b) const {
     const std::size_t lo = b * batch_, hi = std::min(lo + batch_, order_.size());
     if (b >= num_batches()) {
-      throw std::out_of_range("pure16::data::Loader: batch " + std::to_string(b) + " of " +
-                              std::to_string(num_batches()));
+      throw pure16::OutOfRange("pure16::data::Loader: batch " + std::to_string(b) + " of " +
+                               std::to_string(num_batches()));
     }
     return std::span<const std::size_t>(order_).subspan(lo, hi - lo);
   }

@@ -7,7 +7,7 @@
 //    gzip magic bytes 1f 8b is inflated with zlib (whatever its name), any other file is
 //    returned as is. Concatenated gzip members are inflated one after the other (as gunzip
 //    does). A corrupt or truncated gzip stream is a DataError naming the file.
-//  * Every error of pure16's data layer is a pure16::data::DataError (a std::runtime_error)
+//  * Every error of pure16's data layer is a pure16::data::DataError (a pure16::Error)
 //    whose message starts with "pure16::data: " and names the file.
 #pragma once
 
@@ -18,15 +18,15 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <stdexcept>
+#include <pure16/error.hpp>
 #include <string>
 #include <vector>
 
 namespace pure16::data {
 
-class DataError : public std::runtime_error {
+class DataError : public pure16::Error {
  public:
-  explicit DataError(const std::string& what) : std::runtime_error("pure16::data: " + what) {}
+  explicit DataError(const std::string& what) : pure16::Error("pure16::data: " + what) {}
 };
 
 /// "'<path>'" — paths are quoted in messages so that spaces stay visible.

@@ -9,7 +9,7 @@
 //  * If anything fails — `body` throws, a write is short (disk full), fsync, close or rename
 //    fails — the temporary file is removed, `path` keeps its previous contents byte for byte
 //    (or stays absent), and the exception propagates; pure16's own failures are
-//    std::runtime_error naming the file and the system error.
+//    pure16::Error naming the file and the system error.
 //  * A process killed mid-write leaves at most a stray "<path>.tmp.<pid>" beside an intact
 //    `path`.
 // POSIX only (open/fsync/rename).
@@ -24,12 +24,12 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
-#include <stdexcept>
+#include <pure16/error.hpp>
 #include <string>
 
 namespace pure16::io {
 
-/// A file being written; every failure throws std::runtime_error naming the file.
+/// A file being written; every failure throws pure16::Error naming the file.
 class OutputFile {
  public:
   OutputFile(std::FILE* f, std::string name) : f_(f), name_(std::move(name)) {}
@@ -46,8 +46,7 @@ class OutputFile {
 
   [[noreturn]] void fail(const std::string& what) const {
     const int e = errno;
-    throw std::runtime_error("pure16::io: " + what + " failed on '" + name_ +
-                             "': " + std::strerror(e));
+    throw pure16::Error("pure16::io: " + what + " failed on '" + name_ + "': " + std::strerror(e));
   }
 
  private:
@@ -58,9 +57,9 @@ class OutputFile {
 
 namespace detail {
 /// "pure16::io: <what>: <system error>", with errno read at the call.
-inline std::runtime_error sys_error(const std::string& what) {
+inline pure16::Error sys_error(const std::string& what) {
   const int e = errno;
-  return std::runtime_error("pure16::io: " + what + ": " + std::strerror(e));
+  return pure16::Error("pure16::io: " + what + ": " + std::strerror(e));
 }
 
 /// fsync a folder so that a rename inside it survives a crash (best effort on file systems

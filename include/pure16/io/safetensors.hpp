@@ -50,6 +50,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <pure16/error.hpp>
 #include <pure16/io/atomic_file.hpp>
 #include <pure16/kernels/convert.hpp>
 #include <pure16/nn/sequential.hpp>
@@ -57,7 +58,6 @@
 #include <pure16/tensor.hpp>
 #include <set>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -70,9 +70,9 @@ namespace pure16::io {
 inline constexpr std::string_view pure16_version = "0.1.0";
 
 /// A malformed or mismatching weights file; the message names the file and the tensor.
-class Error : public std::runtime_error {
+class Error : public pure16::Error {
  public:
-  using std::runtime_error::runtime_error;
+  using pure16::Error::Error;
 };
 
 /// String-to-string metadata of a safetensors file.
@@ -489,16 +489,16 @@ class SafetensorsWriter {
   void add_raw(const std::string& name, const std::string& dtype, const Shape& shape,
                ByteSource source) {
     if (name.empty() || name == "__metadata__")
-      throw std::invalid_argument("pure16::io::SafetensorsWriter: invalid tensor name '" + name +
-                                  "'");
+      throw pure16::InvalidArgument("pure16::io::SafetensorsWriter: invalid tensor name '" + name +
+                                    "'");
     const std::size_t esize = dtype_size(dtype);
     if (esize == 0) {
-      throw std::invalid_argument("pure16::io::SafetensorsWriter: tensor '" + name +
-                                  "' has unknown dtype '" + dtype + "'");
+      throw pure16::InvalidArgument("pure16::io::SafetensorsWriter: tensor '" + name +
+                                    "' has unknown dtype '" + dtype + "'");
     }
     if (!names_.insert(name).second) {
-      throw std::invalid_argument("pure16::io::SafetensorsWriter: tensor '" + name +
-                                  "' added twice");
+      throw pure16::InvalidArgument("pure16::io::SafetensorsWriter: tensor '" + name +
+                                    "' added twice");
     }
     entries_.push_back({name, dtype, shape, shape_size(shape) * esize, std::move(source)});
   }
@@ -534,9 +534,9 @@ class SafetensorsWriter {
       const std::size_t before = out.written();
       e.source(out);
       if (out.written() - before != e.bytes) {
-        throw std::logic_error("pure16::io::SafetensorsWriter: tensor '" + e.name + "' wrote " +
-                               std::to_string(out.written() - before) + " bytes, expected " +
-                               std::to_string(e.bytes));
+        throw pure16::LogicError("pure16::io::SafetensorsWriter: tensor '" + e.name + "' wrote " +
+                                 std::to_string(out.written() - before) + " bytes, expected " +
+                                 std::to_string(e.bytes));
       }
     }
   }
@@ -688,8 +688,8 @@ void save_safetensors(const std::filesystem::path& path, nn::Sequential<T>& mode
   meta["format"] = "pt";
   for (const auto& [k, v] : extra) {
     if (meta.count(k)) {
-      throw std::invalid_argument("pure16::io::save_safetensors: metadata key '" + k +
-                                  "' is reserved by pure16");
+      throw pure16::InvalidArgument("pure16::io::save_safetensors: metadata key '" + k +
+                                    "' is reserved by pure16");
     }
     meta[k] = v;
   }
@@ -723,7 +723,7 @@ nn::Sequential<U> load_model(const std::filesystem::path& path) {
   nn::Sequential<U> model;
   try {
     model = nn::Sequential<U>::from_specs(specs);
-  } catch (const std::invalid_argument& e) {
+  } catch (const pure16::InvalidArgument& e) {
     throw file.error(std::string("metadata 'architecture' cannot be built: ") + e.what());
   }
   model.set_accumulate(detail::parse_accumulate(file));

@@ -14,12 +14,13 @@
 // integer arithmetic for bfloat16; the AVX-512 path the same at 16 lanes. AVX512_BF16's
 // VCVTNEPS2BF16 is NOT used: it flushes subnormal inputs to zero and keeps NaN payloads, which
 // differs from Eigen. Lanes holding NaN fall back to Eigen's scalar conversion.
-// src and dst must not overlap. Throws std::invalid_argument if `isa` is not available.
+// src and dst must not overlap. Throws pure16::InvalidArgument if `isa` is not available.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <pure16/error.hpp>
 #include <pure16/kernels/cpu.hpp>
 #include <pure16/scalar.hpp>
 #include <type_traits>

@@ -9,14 +9,14 @@
 //    compiler flags: the SIMD kernels carry GCC/Clang target attributes and are chosen here.
 //  * active_isa() is what the kernels use by default: detect_isa(), unless the environment
 //    variable PURE16_ISA=portable|avx2|avx512|avx512bf16 (read once, at the first call) or
-//    set_isa() chose another. Choosing a family the CPU cannot run throws std::runtime_error.
+//    set_isa() chose another. Choosing a family the CPU cannot run throws pure16::Error.
 //  * The header is safe on non-x86 targets (everything but Portable reports unavailable).
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdlib>
-#include <stdexcept>
+#include <pure16/error.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,13 +51,13 @@ inline std::string_view isa_name(Isa isa) {
   return "unknown";
 }
 
-/// Inverse of isa_name(); throws std::invalid_argument naming the bad text.
+/// Inverse of isa_name(); throws pure16::InvalidArgument naming the bad text.
 inline Isa parse_isa(std::string_view name) {
   for (Isa i : all_isas) {
     if (isa_name(i) == name) return i;
   }
-  throw std::invalid_argument("pure16: unknown instruction set '" + std::string(name) +
-                              "' (expected portable, avx2, avx512 or avx512bf16)");
+  throw pure16::InvalidArgument("pure16: unknown instruction set '" + std::string(name) +
+                                "' (expected portable, avx2, avx512 or avx512bf16)");
 }
 
 namespace detail {
@@ -119,12 +119,12 @@ inline std::vector<Isa> available_isas() {
   return v;
 }
 
-/// Process-wide choice for the kernels; throws std::runtime_error if the CPU cannot run it.
+/// Process-wide choice for the kernels; throws pure16::Error if the CPU cannot run it.
 inline void set_isa(Isa isa) {
   if (!isa_available(isa)) {
-    throw std::runtime_error("pure16: instruction set '" + std::string(isa_name(isa)) +
-                             "' requested but this CPU supports at most '" +
-                             std::string(isa_name(detect_isa())) + "'");
+    throw pure16::Error("pure16: instruction set '" + std::string(isa_name(isa)) +
+                        "' requested but this CPU supports at most '" +
+                        std::string(isa_name(detect_isa())) + "'");
   }
   detail::isa_override().store(static_cast<int>(isa));
 }
@@ -138,12 +138,12 @@ inline Isa active_isa() {
     Isa want;
     try {
       want = parse_isa(env);
-    } catch (const std::invalid_argument& e) {
-      throw std::runtime_error(std::string("PURE16_ISA: ") + e.what());
+    } catch (const pure16::InvalidArgument& e) {
+      throw pure16::Error(std::string("PURE16_ISA: ") + e.what());
     }
     if (!isa_available(want)) {
-      throw std::runtime_error("PURE16_ISA=" + std::string(env) + ": this CPU supports at most '" +
-                               std::string(isa_name(detect_isa())) + "'");
+      throw pure16::Error("PURE16_ISA=" + std::string(env) + ": this CPU supports at most '" +
+                          std::string(isa_name(detect_isa())) + "'");
     }
     chosen = want;
   }
@@ -152,11 +152,11 @@ inline Isa active_isa() {
   return static_cast<Isa>(detail::isa_override().load());
 }
 
-/// Throws std::invalid_argument if a kernel was asked to run `isa` on a CPU without it.
+/// Throws pure16::InvalidArgument if a kernel was asked to run `isa` on a CPU without it.
 inline void require_isa(Isa isa, std::string_view who) {
   if (!isa_available(isa)) {
-    throw std::invalid_argument(std::string(who) + ": instruction set '" +
-                                std::string(isa_name(isa)) + "' is not available on this CPU");
+    throw pure16::InvalidArgument(std::string(who) + ": instruction set '" +
+                                  std::string(isa_name(isa)) + "' is not available on this CPU");
   }
 }
 

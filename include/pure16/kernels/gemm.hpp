@@ -4,7 +4,7 @@
 // Contract:
 //  * op(A) is M x K, op(B) is K x N, C is M x N; A is stored M x K (lda >= K) for
 //    Trans::No and K x M (lda >= M) for Trans::Yes, likewise B; ldc >= N. A bad leading
-//    dimension throws std::invalid_argument.
+//    dimension throws pure16::InvalidArgument.
 //  * M, N or K may be 0. With K == 0 or alpha == 0, C = beta*C and A, B are not read.
 //    beta == 0 overwrites C (NaN or garbage in C is ignored).
 //  * Accumulate::Float (default): for half/bfloat16/float the products are summed in float
@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <pure16/error.hpp>
 #include <pure16/kernels/convert.hpp>
 #include <pure16/kernels/cpu.hpp>
 #include <pure16/scalar.hpp>
@@ -739,9 +740,9 @@ void gemm_float_family(const GemmOptions& opt, Trans ta, Trans tb, std::size_t M
 
 inline void check_ld(const char* name, std::size_t ld, std::size_t rows, std::size_t cols) {
   if (rows > 0 && ld < cols) {
-    throw std::invalid_argument("pure16::kernels::gemm: leading dimension " + std::string(name) +
-                                "=" + std::to_string(ld) + " is smaller than the " +
-                                std::to_string(cols) + " columns it stores");
+    throw pure16::InvalidArgument("pure16::kernels::gemm: leading dimension " + std::string(name) +
+                                  "=" + std::to_string(ld) + " is smaller than the " +
+                                  std::to_string(cols) + " columns it stores");
   }
 }
 

@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <pure16/error.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
-#include <stdexcept>
 #include <string>
 
 namespace pure16::nn {
@@ -51,13 +51,13 @@ class Elementwise : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (!has_cache_) {
-      throw std::logic_error(std::string("pure16::nn::") + Derived::kName +
-                             "::backward without a Mode::Train forward");
+      throw pure16::LogicError(std::string("pure16::nn::") + Derived::kName +
+                               "::backward without a Mode::Train forward");
     }
     if (dy.shape() != cached_.shape()) {
-      throw std::invalid_argument(std::string("pure16::nn::") + Derived::kName +
-                                  "::backward: gradient shape " + shape_str(dy.shape()) +
-                                  " does not match " + shape_str(cached_.shape()));
+      throw pure16::InvalidArgument(std::string("pure16::nn::") + Derived::kName +
+                                    "::backward: gradient shape " + shape_str(dy.shape()) +
+                                    " does not match " + shape_str(cached_.shape()));
     }
     const auto& d = static_cast<const Derived&>(*this);
     Tensor<T> dx(dy.shape());

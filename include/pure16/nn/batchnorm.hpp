@@ -33,9 +33,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <pure16/error.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -47,14 +47,14 @@ class BatchNorm : public Layer<T> {
   using Acc = acc_t<T>;
   explicit BatchNorm(std::size_t num_features, double eps = 1e-5, double momentum = 0.1)
       : c_(num_features), eps_(eps), momentum_(momentum) {
-    if (c_ == 0) throw std::invalid_argument("pure16::nn::BatchNorm: num_features must be > 0");
+    if (c_ == 0) throw pure16::InvalidArgument("pure16::nn::BatchNorm: num_features must be > 0");
     if (!(eps > 0) || !std::isfinite(eps)) {
-      throw std::invalid_argument("pure16::nn::BatchNorm: eps " + std::to_string(eps) +
-                                  " must be finite and positive");
+      throw pure16::InvalidArgument("pure16::nn::BatchNorm: eps " + std::to_string(eps) +
+                                    " must be finite and positive");
     }
     if (!(momentum >= 0 && momentum <= 1)) {
-      throw std::invalid_argument("pure16::nn::BatchNorm: momentum " + std::to_string(momentum) +
-                                  " is outside [0, 1]");
+      throw pure16::InvalidArgument("pure16::nn::BatchNorm: momentum " + std::to_string(momentum) +
+                                    " is outside [0, 1]");
     }
     weight_ = {"weight", Tensor<T>({c_}), Tensor<T>({c_})};
     bias_ = {"bias", Tensor<T>({c_}), Tensor<T>({c_})};
@@ -77,9 +77,9 @@ class BatchNorm : public Layer<T> {
 
   Tensor<T> forward(const Tensor<T>& x, Mode mode) override {
     if ((x.ndim() != 2 && x.ndim() != 4) || x.dim(1) != c_) {
-      throw std::invalid_argument("pure16::nn::BatchNorm(" + std::to_string(c_) +
-                                  "): expected input [N, " + std::to_string(c_) + "] or [N, " +
-                                  std::to_string(c_) + ", H, W], got " + shape_str(x.shape()));
+      throw pure16::InvalidArgument("pure16::nn::BatchNorm(" + std::to_string(c_) +
+                                    "): expected input [N, " + std::to_string(c_) + "] or [N, " +
+                                    std::to_string(c_) + ", H, W], got " + shape_str(x.shape()));
     }
     n_ = x.dim(0);
     hw_ = x.ndim() == 4 ? x.dim(2) * x.dim(3) : 1;
@@ -98,7 +98,7 @@ class BatchNorm : public Layer<T> {
       return y;
     }
     if (m < 2) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::nn::BatchNorm: training needs more than one value "
           "per channel, got input " +
           shape_str(x.shape()));
@@ -147,12 +147,12 @@ class BatchNorm : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (!trained_) {
-      throw std::logic_error("pure16::nn::BatchNorm::backward without a Mode::Train forward");
+      throw pure16::LogicError("pure16::nn::BatchNorm::backward without a Mode::Train forward");
     }
     if (dy.shape() != xhat_.shape()) {
-      throw std::invalid_argument("pure16::nn::BatchNorm::backward: gradient " +
-                                  shape_str(dy.shape()) + " does not match " +
-                                  shape_str(xhat_.shape()));
+      throw pure16::InvalidArgument("pure16::nn::BatchNorm::backward: gradient " +
+                                    shape_str(dy.shape()) + " does not match " +
+                                    shape_str(xhat_.shape()));
     }
     const Acc inv_m = Acc(1) / static_cast<Acc>(n_ * hw_);
     Tensor<T> dx(dy.shape());

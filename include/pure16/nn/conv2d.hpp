@@ -17,11 +17,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <pure16/error.hpp>
 #include <pure16/kernels/gemm.hpp>
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -46,7 +46,7 @@ class Conv2D : public Layer<T> {
         has_bias_(bias),
         init_(init) {
     if (c_ == 0 || o_ == 0 || k_ == 0 || s_ == 0) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::nn::Conv2D: in_channels, out_channels, kernel and stride must be positive "
           "(got " +
           std::to_string(c_) + ", " + std::to_string(o_) + ", " + std::to_string(k_) + ", " +
@@ -66,7 +66,7 @@ class Conv2D : public Layer<T> {
   void set_init(Init i) { init_ = i; }
   Parameter<T>& weight() { return weight_; }
   Parameter<T>& bias() {
-    if (!has_bias_) throw std::logic_error("pure16::nn::Conv2D: layer has no bias");
+    if (!has_bias_) throw pure16::LogicError("pure16::nn::Conv2D: layer has no bias");
     return bias_;
   }
 
@@ -84,7 +84,7 @@ class Conv2D : public Layer<T> {
 
   Tensor<T> forward(const Tensor<T>& x, Mode mode) override {
     if (x.ndim() != 4 || x.dim(1) != c_ || x.dim(2) + 2 * p_ < k_ || x.dim(3) + 2 * p_ < k_) {
-      throw std::invalid_argument(
+      throw pure16::InvalidArgument(
           "pure16::nn::Conv2D(" + std::to_string(c_) + "->" + std::to_string(o_) +
           ", k=" + std::to_string(k_) + ", p=" + std::to_string(p_) + "): expected input [N, " +
           std::to_string(c_) + ", H, W] with H, W >= " +
@@ -117,12 +117,12 @@ class Conv2D : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (col_.ndim() != 2) {
-      throw std::logic_error("pure16::nn::Conv2D::backward without a Mode::Train forward");
+      throw pure16::LogicError("pure16::nn::Conv2D::backward without a Mode::Train forward");
     }
     const Shape expect{n_, o_, oh_, ow_};
     if (dy.shape() != expect) {
-      throw std::invalid_argument("pure16::nn::Conv2D::backward: expected gradient " +
-                                  shape_str(expect) + ", got " + shape_str(dy.shape()));
+      throw pure16::InvalidArgument("pure16::nn::Conv2D::backward: expected gradient " +
+                                    shape_str(expect) + ", got " + shape_str(dy.shape()));
     }
     const std::size_t ckk = c_ * k_ * k_, L = oh_ * ow_, cols = n_ * L;
     const kernels::GemmOptions opt{this->accumulate_};

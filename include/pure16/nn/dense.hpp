@@ -11,11 +11,11 @@
 #pragma once
 
 #include <cstddef>
+#include <pure16/error.hpp>
 #include <pure16/kernels/gemm.hpp>
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,8 +27,8 @@ class Dense : public Layer<T> {
   Dense(std::size_t in, std::size_t out, bool bias = true, Init init = Init::Default)
       : in_(in), out_(out), has_bias_(bias), init_(init) {
     if (in == 0 || out == 0) {
-      throw std::invalid_argument("pure16::nn::Dense: in and out must be positive (got in=" +
-                                  std::to_string(in) + ", out=" + std::to_string(out) + ")");
+      throw pure16::InvalidArgument("pure16::nn::Dense: in and out must be positive (got in=" +
+                                    std::to_string(in) + ", out=" + std::to_string(out) + ")");
     }
     weight_ = {"weight", Tensor<T>({out, in}), Tensor<T>({out, in})};
     if (has_bias_) bias_ = {"bias", Tensor<T>({out}), Tensor<T>({out})};
@@ -41,7 +41,7 @@ class Dense : public Layer<T> {
   void set_init(Init i) { init_ = i; }
   Parameter<T>& weight() { return weight_; }
   Parameter<T>& bias() {
-    if (!has_bias_) throw std::logic_error("pure16::nn::Dense: layer has no bias");
+    if (!has_bias_) throw pure16::LogicError("pure16::nn::Dense: layer has no bias");
     return bias_;
   }
 
@@ -54,9 +54,9 @@ class Dense : public Layer<T> {
 
   Tensor<T> forward(const Tensor<T>& x, Mode mode) override {
     if (x.ndim() != 2 || x.dim(1) != in_) {
-      throw std::invalid_argument("pure16::nn::Dense(" + std::to_string(in_) + "->" +
-                                  std::to_string(out_) + "): expected input [N, " +
-                                  std::to_string(in_) + "], got " + shape_str(x.shape()));
+      throw pure16::InvalidArgument("pure16::nn::Dense(" + std::to_string(in_) + "->" +
+                                    std::to_string(out_) + "): expected input [N, " +
+                                    std::to_string(in_) + "], got " + shape_str(x.shape()));
     }
     const std::size_t n = x.dim(0);
     Tensor<T> y({n, out_});
@@ -77,12 +77,12 @@ class Dense : public Layer<T> {
   Tensor<T> backward(const Tensor<T>& dy) override {
     const std::size_t n = x_.ndim() == 2 ? x_.dim(0) : 0;
     if (x_.ndim() != 2) {
-      throw std::logic_error("pure16::nn::Dense::backward without a Mode::Train forward");
+      throw pure16::LogicError("pure16::nn::Dense::backward without a Mode::Train forward");
     }
     if (dy.ndim() != 2 || dy.dim(0) != n || dy.dim(1) != out_) {
-      throw std::invalid_argument("pure16::nn::Dense::backward: expected gradient [" +
-                                  std::to_string(n) + ", " + std::to_string(out_) + "], got " +
-                                  shape_str(dy.shape()));
+      throw pure16::InvalidArgument("pure16::nn::Dense::backward: expected gradient [" +
+                                    std::to_string(n) + ", " + std::to_string(out_) + "], got " +
+                                    shape_str(dy.shape()));
     }
     const kernels::GemmOptions opt{this->accumulate_};
     Tensor<T> dx({n, in_});

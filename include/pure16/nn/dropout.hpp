@@ -15,10 +15,10 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <pure16/error.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
 #include <pure16/random.hpp>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,8 +29,8 @@ class Dropout : public Layer<T> {
  public:
   explicit Dropout(double p = 0.5) : p_(p), rng_(0xD50F) {
     if (!(p >= 0.0 && p <= 1.0)) {
-      throw std::invalid_argument("pure16::nn::Dropout: probability " + std::to_string(p) +
-                                  " is outside [0, 1]");
+      throw pure16::InvalidArgument("pure16::nn::Dropout: probability " + std::to_string(p) +
+                                    " is outside [0, 1]");
     }
   }
   double p() const { return p_; }
@@ -60,8 +60,8 @@ class Dropout : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (dy.shape() != shape_) {
-      throw std::invalid_argument("pure16::nn::Dropout::backward: gradient " +
-                                  shape_str(dy.shape()) + " does not match " + shape_str(shape_));
+      throw pure16::InvalidArgument("pure16::nn::Dropout::backward: gradient " +
+                                    shape_str(dy.shape()) + " does not match " + shape_str(shape_));
     }
     if (!masked_) return dy;
     Tensor<T> dx(dy.shape());

@@ -9,12 +9,13 @@
 //   "Dropout"    [p=0.5]
 //   "BatchNorm"  num_features, [eps=1e-5], [momentum=0.1]
 // An unknown type, a missing required argument or an argument that is not a valid size
-// throws std::invalid_argument naming the type and the argument.
+// throws pure16::InvalidArgument naming the type and the argument.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <memory>
+#include <pure16/error.hpp>
 #include <pure16/nn/activations.hpp>
 #include <pure16/nn/batchnorm.hpp>
 #include <pure16/nn/conv2d.hpp>
@@ -24,7 +25,6 @@
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/pooling.hpp>
-#include <stdexcept>
 #include <string>
 
 namespace pure16::nn {
@@ -34,9 +34,9 @@ namespace detail {
 inline std::size_t spec_size(const LayerSpec& s, const std::string& key, bool positive = true) {
   const double v = s.get(key);
   if (!std::isfinite(v) || v < (positive ? 1 : 0) || v != std::floor(v) || v > 1e15) {
-    throw std::invalid_argument("pure16: layer spec '" + s.type + "' argument '" + key +
-                                "' = " + std::to_string(v) + " is not a valid " +
-                                (positive ? "positive" : "non-negative") + " integer");
+    throw pure16::InvalidArgument("pure16: layer spec '" + s.type + "' argument '" + key +
+                                  "' = " + std::to_string(v) + " is not a valid " +
+                                  (positive ? "positive" : "non-negative") + " integer");
   }
   return static_cast<std::size_t>(v);
 }
@@ -84,7 +84,7 @@ std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec) {
   if (t == "Tanh") return std::make_unique<Tanh<T>>();
   if (t == "Sigmoid") return std::make_unique<Sigmoid<T>>();
   if (t == "LeakyReLU") return std::make_unique<LeakyReLU<T>>(spec.get("slope", 0.01));
-  throw std::invalid_argument("pure16: unknown layer type '" + t + "'");
+  throw pure16::InvalidArgument("pure16: unknown layer type '" + t + "'");
 }
 
 }  // namespace pure16::nn

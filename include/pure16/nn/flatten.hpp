@@ -3,8 +3,8 @@
 // arithmetic, no rounding.
 #pragma once
 
+#include <pure16/error.hpp>
 #include <pure16/nn/layer.hpp>
-#include <stdexcept>
 
 namespace pure16::nn {
 
@@ -14,7 +14,7 @@ class Flatten : public Layer<T> {
   LayerSpec spec() const override { return {"Flatten", {}}; }
 
   Tensor<T> forward(const Tensor<T>& x, Mode /*mode*/) override {
-    if (x.ndim() < 1) throw std::invalid_argument("pure16::nn::Flatten: scalar input");
+    if (x.ndim() < 1) throw pure16::InvalidArgument("pure16::nn::Flatten: scalar input");
     in_shape_ = x.shape();
     const std::size_t n = x.dim(0);
     return x.reshape({n, n ? x.size() / n : 0});
@@ -22,9 +22,9 @@ class Flatten : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (dy.size() != shape_size(in_shape_)) {
-      throw std::invalid_argument("pure16::nn::Flatten::backward: gradient " +
-                                  shape_str(dy.shape()) + " does not match input " +
-                                  shape_str(in_shape_));
+      throw pure16::InvalidArgument("pure16::nn::Flatten::backward: gradient " +
+                                    shape_str(dy.shape()) + " does not match input " +
+                                    shape_str(in_shape_));
     }
     return dy.reshape(in_shape_);
   }

@@ -16,9 +16,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <pure16/error.hpp>
 #include <pure16/nn/sequential.hpp>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 
 namespace pure16::nn {
@@ -32,10 +32,10 @@ struct FiniteReport {
   std::string tensor;       // "loss", "3.weight", ... ; empty when ok
 };
 
-class NonFiniteError : public std::runtime_error {
+class NonFiniteError : public pure16::Error {
  public:
   NonFiniteError(const std::string& what, std::int64_t step, std::int64_t layer, std::string tensor)
-      : std::runtime_error(what), step_(step), layer_(layer), tensor_(std::move(tensor)) {}
+      : pure16::Error(what), step_(step), layer_(layer), tensor_(std::move(tensor)) {}
   template <Scalar T>
   explicit NonFiniteError(const FiniteReport<T>& r)
       : NonFiniteError(r.what, r.step, r.layer, r.tensor) {}

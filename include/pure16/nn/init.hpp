@@ -17,10 +17,10 @@
 
 #include <cmath>
 #include <cstddef>
+#include <pure16/error.hpp>
 #include <pure16/random.hpp>
 #include <pure16/scalar.hpp>
 #include <pure16/tensor.hpp>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -54,7 +54,7 @@ inline std::string_view init_name(Init i) {
 inline Init init_from_code(double code) {
   const int c = static_cast<int>(code);
   if (static_cast<double>(c) != code || c < 0 || c > 4) {
-    throw std::invalid_argument("pure16: unknown initializer code " + std::to_string(code));
+    throw pure16::InvalidArgument("pure16: unknown initializer code " + std::to_string(code));
   }
   return static_cast<Init>(c);
 }
@@ -67,8 +67,8 @@ struct Fans {
 /// PyTorch's fans of a weight tensor of shape [out, in, k...] (at least 2-d).
 inline Fans compute_fans(const Shape& s) {
   if (s.size() < 2) {
-    throw std::invalid_argument("pure16::nn::compute_fans: weight shape " + shape_str(s) +
-                                " has fewer than 2 dimensions");
+    throw pure16::InvalidArgument("pure16::nn::compute_fans: weight shape " + shape_str(s) +
+                                  " has fewer than 2 dimensions");
   }
   double receptive = 1;
   for (std::size_t i = 2; i < s.size(); ++i) receptive *= static_cast<double>(s[i]);

@@ -16,10 +16,11 @@
 
 #include <map>
 #include <optional>
+#include <pure16/error.hpp>
+#include <pure16/parameter.hpp>
 #include <pure16/random.hpp>
 #include <pure16/scalar.hpp>
 #include <pure16/tensor.hpp>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,13 +29,8 @@ namespace pure16::nn {
 
 enum class Mode { Train, Eval };
 
-/// A trainable tensor and its gradient (same shape, same scalar type).
-template <Scalar T>
-struct Parameter {
-  std::string name;  // "weight" or "bias" (PyTorch names)
-  Tensor<T> value;
-  Tensor<T> grad;
-};
+/// A trainable tensor and its gradient (pure16/parameter.hpp).
+using pure16::Parameter;
 
 /// A named non-trainable state tensor (e.g. "running_mean").
 template <Scalar T>
@@ -51,8 +47,8 @@ struct LayerSpec {
   double get(const std::string& key) const {
     auto it = args.find(key);
     if (it == args.end()) {
-      throw std::invalid_argument("pure16: layer spec '" + type + "' has no argument '" + key +
-                                  "'");
+      throw pure16::InvalidArgument("pure16: layer spec '" + type + "' has no argument '" + key +
+                                    "'");
     }
     return it->second;
   }

@@ -16,16 +16,16 @@
 //    arithmetic, which is the gradient.
 //  * argmax_rows(t [N, C]) gives the index of the largest value in each row (the first on
 //    ties; a NaN counts as largest).
-//  Bad shapes and labels outside [0, C) throw std::invalid_argument naming them.
+//  Bad shapes and labels outside [0, C) throw pure16::InvalidArgument naming them.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <pure16/error.hpp>
 #include <pure16/nn/ops.hpp>
 #include <pure16/tensor.hpp>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -41,9 +41,9 @@ namespace detail {
 template <Scalar T>
 void check_logits(const Tensor<T>& logits, const char* who) {
   if (logits.ndim() != 2 || logits.dim(1) == 0) {
-    throw std::invalid_argument(std::string("pure16::nn::") + who +
-                                ": expected logits [N, C] with C > 0, got " +
-                                shape_str(logits.shape()));
+    throw pure16::InvalidArgument(std::string("pure16::nn::") + who +
+                                  ": expected logits [N, C] with C > 0, got " +
+                                  shape_str(logits.shape()));
   }
 }
 
@@ -77,7 +77,7 @@ LossOutput<T> softmax_cross_entropy(const Tensor<T>& logits, std::span<const std
   detail::check_logits(logits, "softmax_cross_entropy");
   const std::size_t n = logits.dim(0), c = logits.dim(1);
   if (labels.size() != n) {
-    throw std::invalid_argument(
+    throw pure16::InvalidArgument(
         "pure16::nn::softmax_cross_entropy: " + std::to_string(labels.size()) + " labels for " +
         std::to_string(n) + " rows of logits");
   }
@@ -88,9 +88,9 @@ LossOutput<T> softmax_cross_entropy(const Tensor<T>& logits, std::span<const std
   for (std::size_t i = 0; i < n; ++i) {
     const std::int32_t y = labels[i];
     if (y < 0 || static_cast<std::size_t>(y) >= c) {
-      throw std::invalid_argument("pure16::nn::softmax_cross_entropy: label " + std::to_string(y) +
-                                  " of row " + std::to_string(i) + " is outside [0, " +
-                                  std::to_string(c) + ")");
+      throw pure16::InvalidArgument("pure16::nn::softmax_cross_entropy: label " +
+                                    std::to_string(y) + " of row " + std::to_string(i) +
+                                    " is outside [0, " + std::to_string(c) + ")");
     }
     const T* x = logits.data() + i * c;
     Acc m, s;
@@ -135,8 +135,8 @@ template <Scalar T>
 LossOutput<T> mse(const Tensor<T>& pred, const Tensor<T>& target) {
   using Acc = acc_t<T>;
   if (pred.shape() != target.shape()) {
-    throw std::invalid_argument("pure16::nn::mse: prediction " + shape_str(pred.shape()) +
-                                " and target " + shape_str(target.shape()) + " differ in shape");
+    throw pure16::InvalidArgument("pure16::nn::mse: prediction " + shape_str(pred.shape()) +
+                                  " and target " + shape_str(target.shape()) + " differ in shape");
   }
   LossOutput<T> out{0.0, Tensor<T>(pred.shape())};
   const std::size_t n = pred.size();

@@ -14,9 +14,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <pure16/error.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,18 +31,19 @@ struct PoolGeometry {
 inline PoolGeometry pool_geometry(const Shape& s, std::size_t k, std::size_t stride,
                                   const char* who) {
   if (s.size() != 4 || s[2] < k || s[3] < k) {
-    throw std::invalid_argument(std::string("pure16::nn::") + who + "(kernel=" + std::to_string(k) +
-                                "): expected input [N, C, H, W] with H, W >= " + std::to_string(k) +
-                                ", got " + shape_str(s));
+    throw pure16::InvalidArgument(
+        std::string("pure16::nn::") + who + "(kernel=" + std::to_string(k) +
+        "): expected input [N, C, H, W] with H, W >= " + std::to_string(k) + ", got " +
+        shape_str(s));
   }
   return {s[0], s[1], s[2], s[3], (s[2] - k) / stride + 1, (s[3] - k) / stride + 1};
 }
 
 inline void check_pool_args(std::size_t k, std::size_t s, const char* who) {
   if (k == 0 || s == 0) {
-    throw std::invalid_argument(std::string("pure16::nn::") + who +
-                                ": kernel and stride must be positive (got " + std::to_string(k) +
-                                ", " + std::to_string(s) + ")");
+    throw pure16::InvalidArgument(std::string("pure16::nn::") + who +
+                                  ": kernel and stride must be positive (got " + std::to_string(k) +
+                                  ", " + std::to_string(s) + ")");
   }
 }
 }  // namespace detail
@@ -95,12 +96,12 @@ class MaxPool2D : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (!has_cache_) {
-      throw std::logic_error("pure16::nn::MaxPool2D::backward without a Mode::Train forward");
+      throw pure16::LogicError("pure16::nn::MaxPool2D::backward without a Mode::Train forward");
     }
     const Shape expect{g_.n, g_.c, g_.oh, g_.ow};
     if (dy.shape() != expect) {
-      throw std::invalid_argument("pure16::nn::MaxPool2D::backward: expected gradient " +
-                                  shape_str(expect) + ", got " + shape_str(dy.shape()));
+      throw pure16::InvalidArgument("pure16::nn::MaxPool2D::backward: expected gradient " +
+                                    shape_str(expect) + ", got " + shape_str(dy.shape()));
     }
     using Acc = acc_t<T>;
     Tensor<T> dx({g_.n, g_.c, g_.h, g_.w});
@@ -165,12 +166,12 @@ class AvgPool2D : public Layer<T> {
 
   Tensor<T> backward(const Tensor<T>& dy) override {
     if (!has_cache_) {
-      throw std::logic_error("pure16::nn::AvgPool2D::backward without a Mode::Train forward");
+      throw pure16::LogicError("pure16::nn::AvgPool2D::backward without a Mode::Train forward");
     }
     const Shape expect{g_.n, g_.c, g_.oh, g_.ow};
     if (dy.shape() != expect) {
-      throw std::invalid_argument("pure16::nn::AvgPool2D::backward: expected gradient " +
-                                  shape_str(expect) + ", got " + shape_str(dy.shape()));
+      throw pure16::InvalidArgument("pure16::nn::AvgPool2D::backward: expected gradient " +
+                                    shape_str(expect) + ", got " + shape_str(dy.shape()));
     }
     using Acc = acc_t<T>;
     const Acc inv = Acc(1) / static_cast<Acc>(k_ * k_);

@@ -14,11 +14,11 @@
 
 #include <cstddef>
 #include <memory>
+#include <pure16/error.hpp>
 #include <pure16/nn/factory.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/tensor.hpp>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -47,7 +47,7 @@ class Sequential {
 
   /// Append a layer; returns it.
   Layer<T>& add(std::unique_ptr<Layer<T>> layer) {
-    if (!layer) throw std::invalid_argument("pure16::Sequential::add: null layer");
+    if (!layer) throw pure16::InvalidArgument("pure16::Sequential::add: null layer");
     layer->set_accumulate(accumulate_);
     layers_.push_back(std::move(layer));
     return *layers_.back();
@@ -158,7 +158,7 @@ class Sequential {
     auto dst = m.state();
     for (std::size_t i = 0; i < src.size(); ++i) {
       if (dst[i].tensor->shape() != src[i].tensor->shape()) {
-        throw std::logic_error("pure16::Sequential::cast: shape mismatch for " + src[i].name);
+        throw pure16::LogicError("pure16::Sequential::cast: shape mismatch for " + src[i].name);
       }
       dst[i].tensor->copy_from(pure16::cast<U>(*src[i].tensor));
     }

@@ -61,7 +61,7 @@ template <Scalar T>
 class Adam : public ParamOptimizer<T> {
  public:
   using Acc = acc_t<T>;
-  Adam(std::vector<nn::Parameter<T>*> params, AdamOptions o = {})
+  Adam(std::vector<Parameter<T>*> params, AdamOptions o = {})
       : Adam("pure16::optim::Adam", std::move(params), o, false) {}
 
   std::string name() const override { return decoupled_ ? "AdamW" : "Adam"; }
@@ -90,13 +90,13 @@ class Adam : public ParamOptimizer<T> {
       T* m = this->slot(m_, i).data();
       T* v = this->slot(v_, i).data();
       const std::size_t n = p.value.size();
-      Acc wf[nn::kChunk], gf[nn::kChunk], mf[nn::kChunk], vf[nn::kChunk];
-      for (std::size_t k0 = 0; k0 < n; k0 += nn::kChunk) {
-        const std::size_t c = std::min(nn::kChunk, n - k0);
-        nn::widen(w + k0, wf, c);
-        nn::widen(g + k0, gf, c);
-        nn::widen(m + k0, mf, c);
-        nn::widen(v + k0, vf, c);
+      Acc wf[kChunk], gf[kChunk], mf[kChunk], vf[kChunk];
+      for (std::size_t k0 = 0; k0 < n; k0 += kChunk) {
+        const std::size_t c = std::min(kChunk, n - k0);
+        widen(w + k0, wf, c);
+        widen(g + k0, gf, c);
+        widen(m + k0, mf, c);
+        widen(v + k0, vf, c);
         for (std::size_t k = 0; k < c; ++k) {
           const Acc d = gf[k] + l2 * wf[k];
           mf[k] = b1 * mf[k] + one_m_b1 * d;
@@ -104,8 +104,8 @@ class Adam : public ParamOptimizer<T> {
           const Acc den = std::sqrt(vf[k]) * inv_sqrt_bc2 + eps;
           wf[k] = wf[k] * decay - step_size * mf[k] / den;
         }
-        nn::narrow(mf, m + k0, c);
-        nn::narrow(vf, v + k0, c);
+        narrow(mf, m + k0, c);
+        narrow(vf, v + k0, c);
         this->store_weights(wf, w + k0, c);
       }
     }
@@ -113,7 +113,7 @@ class Adam : public ParamOptimizer<T> {
   }
 
  protected:
-  Adam(std::string who, std::vector<nn::Parameter<T>*> params, AdamOptions o, bool decoupled)
+  Adam(std::string who, std::vector<Parameter<T>*> params, AdamOptions o, bool decoupled)
       : ParamOptimizer<T>(who, std::move(params), o.lr, o.rounding, o.seed),
         o_(o),
         eps_(checked_epsilon<T>(o.eps.value_or(default_epsilon<T>()), o.allow_subnormal_eps, who)),
@@ -135,7 +135,7 @@ class Adam : public ParamOptimizer<T> {
 template <Scalar T>
 class AdamW : public Adam<T> {
  public:
-  AdamW(std::vector<nn::Parameter<T>*> params, AdamWOptions o = {})
+  AdamW(std::vector<Parameter<T>*> params, AdamWOptions o = {})
       : Adam<T>("pure16::optim::AdamW", std::move(params), detail::as_adam_options(o), true) {}
 };
 

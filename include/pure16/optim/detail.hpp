@@ -10,10 +10,10 @@
 
 #include <cmath>
 #include <cstdint>
-#include <pure16/nn/layer.hpp>
-#include <pure16/nn/ops.hpp>
+#include <pure16/error.hpp>
+#include <pure16/ops.hpp>
 #include <pure16/optim/optimizer.hpp>
-#include <stdexcept>
+#include <pure16/parameter.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,20 +43,20 @@ class ParamOptimizer : public Optimizer<T> {
   void set_rounder_state(std::uint64_t s) { rounder_.set_state(s); }
   Rounding rounding() const { return rounding_; }
 
-  const std::vector<nn::Parameter<T>*>& params() const { return params_; }
+  const std::vector<Parameter<T>*>& params() const { return params_; }
 
  protected:
-  ParamOptimizer(std::string label, std::vector<nn::Parameter<T>*> params, double lr,
-                 Rounding rounding, std::uint64_t seed)
+  ParamOptimizer(std::string label, std::vector<Parameter<T>*> params, double lr, Rounding rounding,
+                 std::uint64_t seed)
       : who_(std::move(label)), params_(std::move(params)), rounding_(rounding), rounder_(seed) {
     for (std::size_t i = 0; i < params_.size(); ++i) {
       if (!params_[i])
-        throw std::invalid_argument(who() + ": parameter " + std::to_string(i) + " is null");
+        throw pure16::InvalidArgument(who() + ": parameter " + std::to_string(i) + " is null");
       if (params_[i]->value.shape() != params_[i]->grad.shape()) {
-        throw std::invalid_argument(who() + ": parameter " + std::to_string(i) + " (" +
-                                    params_[i]->name + ") has value " +
-                                    shape_str(params_[i]->value.shape()) + " but grad " +
-                                    shape_str(params_[i]->grad.shape()));
+        throw pure16::InvalidArgument(who() + ": parameter " + std::to_string(i) + " (" +
+                                      params_[i]->name + ") has value " +
+                                      shape_str(params_[i]->value.shape()) + " but grad " +
+                                      shape_str(params_[i]->grad.shape()));
       }
     }
     set_lr(lr);
@@ -76,8 +76,8 @@ class ParamOptimizer : public Optimizer<T> {
   void check_step(std::size_t i) const {
     if (params_[i]->value.shape() != params_[i]->grad.shape() ||
         params_[i]->value.size() != slots_size(i)) {
-      throw std::logic_error(who() + ": parameter " + std::to_string(i) + " (" + params_[i]->name +
-                             ") changed shape since construction");
+      throw pure16::LogicError(who() + ": parameter " + std::to_string(i) + " (" +
+                               params_[i]->name + ") changed shape since construction");
     }
   }
 
@@ -92,25 +92,25 @@ class ParamOptimizer : public Optimizer<T> {
     if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit) {
       for (std::size_t k = 0; k < n; ++k) dst[k] = round_weight(src[k]);
     } else {
-      nn::narrow(src, dst, n);
+      narrow(src, dst, n);
     }
   }
 
   void check_nonneg(double v, const char* what) const {
     if (!std::isfinite(v) || v < 0) {
-      throw std::invalid_argument(who() + ": " + what + " " + std::to_string(v) +
-                                  " must be finite and >= 0");
+      throw pure16::InvalidArgument(who() + ": " + what + " " + std::to_string(v) +
+                                    " must be finite and >= 0");
     }
   }
   void check_unit(double v, const char* what) const {
     if (!std::isfinite(v) || v < 0 || v >= 1) {
-      throw std::invalid_argument(who() + ": " + what + " " + std::to_string(v) +
-                                  " must be in [0, 1)");
+      throw pure16::InvalidArgument(who() + ": " + what + " " + std::to_string(v) +
+                                    " must be in [0, 1)");
     }
   }
 
   std::string who_;
-  std::vector<nn::Parameter<T>*> params_;
+  std::vector<Parameter<T>*> params_;
   double lr_ = 0;
   Rounding rounding_;
   StochasticRounder rounder_;

@@ -12,7 +12,7 @@
 //            keeps the meaning it has in fp32 training.
 //      fp32, fp64: 1e-8 (the PyTorch default).
 //  * checked_epsilon<T>(eps, allow_subnormal, who) rounds eps to T and throws
-//    std::invalid_argument when it is not finite and positive, when it rounds to 0 in T
+//    pure16::InvalidArgument when it is not finite and positive, when it rounds to 0 in T
 //    ("epsilon 1e-08 rounds to 0 in fp16"), or when it rounds to a subnormal of T unless
 //    allow_subnormal is set (to reproduce the failure mode of a subnormal epsilon on
 //    purpose).
@@ -20,8 +20,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <pure16/error.hpp>
 #include <pure16/scalar.hpp>
-#include <stdexcept>
 #include <string>
 
 namespace pure16::optim {
@@ -41,23 +41,23 @@ inline std::string format_value(double v) {
 }
 }  // namespace detail
 
-/// eps rounded to T, or std::invalid_argument when it is unusable in T (see above).
+/// eps rounded to T, or pure16::InvalidArgument when it is unusable in T (see above).
 template <Scalar T>
 T checked_epsilon(double eps, bool allow_subnormal, const std::string& who) {
   const std::string tn(scalar_traits<T>::name);
   if (!std::isfinite(eps) || eps <= 0) {
-    throw std::invalid_argument(who + ": epsilon " + detail::format_value(eps) +
-                                " must be finite and positive");
+    throw pure16::InvalidArgument(who + ": epsilon " + detail::format_value(eps) +
+                                  " must be finite and positive");
   }
   const T e = round_to<T>(eps);
   const double ed = static_cast<double>(e);
   if (ed == 0) {
-    throw std::invalid_argument(
+    throw pure16::InvalidArgument(
         who + ": epsilon " + detail::format_value(eps) + " rounds to 0 in " + tn + "; use e.g. " +
         detail::format_value(default_epsilon<T>()) + " (default_epsilon<" + tn + ">)");
   }
   if (ed < static_cast<double>(scalar_traits<T>::min_normal()) && !allow_subnormal) {
-    throw std::invalid_argument(
+    throw pure16::InvalidArgument(
         who + ": epsilon " + detail::format_value(eps) + " rounds to the subnormal " +
         detail::format_value(ed) + " in " + tn + " (smallest normal " +
         detail::format_value(static_cast<double>(scalar_traits<T>::min_normal())) +

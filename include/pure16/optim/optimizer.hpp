@@ -10,7 +10,7 @@
 #pragma once
 
 #include <cstdint>
-#include <pure16/nn/layer.hpp>
+#include <pure16/parameter.hpp>
 #include <string>
 #include <vector>
 

@@ -39,7 +39,7 @@ template <Scalar T>
 class RMSProp : public ParamOptimizer<T> {
  public:
   using Acc = acc_t<T>;
-  RMSProp(std::vector<nn::Parameter<T>*> params, RMSPropOptions o = {})
+  RMSProp(std::vector<Parameter<T>*> params, RMSPropOptions o = {})
       : ParamOptimizer<T>("pure16::optim::RMSProp", std::move(params), o.lr, o.rounding, o.seed),
         o_(o),
         eps_(checked_epsilon<T>(o.eps.value_or(default_epsilon<T>()), o.allow_subnormal_eps,
@@ -74,14 +74,14 @@ class RMSProp : public ParamOptimizer<T> {
       T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
       T* a = o_.centered ? this->slot(avg_, i).data() : nullptr;
       const std::size_t n = p.value.size();
-      Acc wf[nn::kChunk], gf[nn::kChunk], sf[nn::kChunk], bf[nn::kChunk], af[nn::kChunk];
-      for (std::size_t k0 = 0; k0 < n; k0 += nn::kChunk) {
-        const std::size_t c = std::min(nn::kChunk, n - k0);
-        nn::widen(w + k0, wf, c);
-        nn::widen(g + k0, gf, c);
-        nn::widen(s + k0, sf, c);
-        if (use_mom) nn::widen(b + k0, bf, c);
-        if (o_.centered) nn::widen(a + k0, af, c);
+      Acc wf[kChunk], gf[kChunk], sf[kChunk], bf[kChunk], af[kChunk];
+      for (std::size_t k0 = 0; k0 < n; k0 += kChunk) {
+        const std::size_t c = std::min(kChunk, n - k0);
+        widen(w + k0, wf, c);
+        widen(g + k0, gf, c);
+        widen(s + k0, sf, c);
+        if (use_mom) widen(b + k0, bf, c);
+        if (o_.centered) widen(a + k0, af, c);
         for (std::size_t k = 0; k < c; ++k) {
           const Acc d = gf[k] + wd * wf[k];
           sf[k] = alpha * sf[k] + one_m_alpha * d * d;
@@ -98,9 +98,9 @@ class RMSProp : public ParamOptimizer<T> {
           }
           wf[k] -= lr * upd;
         }
-        nn::narrow(sf, s + k0, c);
-        if (use_mom) nn::narrow(bf, b + k0, c);
-        if (o_.centered) nn::narrow(af, a + k0, c);
+        narrow(sf, s + k0, c);
+        if (use_mom) narrow(bf, b + k0, c);
+        if (o_.centered) narrow(af, a + k0, c);
         this->store_weights(wf, w + k0, c);
       }
     }

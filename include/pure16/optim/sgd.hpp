@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <pure16/error.hpp>
 #include <pure16/optim/detail.hpp>
 #include <string>
 #include <vector>
@@ -31,13 +32,13 @@ template <Scalar T>
 class SGD : public ParamOptimizer<T> {
  public:
   using Acc = acc_t<T>;
-  SGD(std::vector<nn::Parameter<T>*> params, SGDOptions o = {})
+  SGD(std::vector<Parameter<T>*> params, SGDOptions o = {})
       : ParamOptimizer<T>("pure16::optim::SGD", std::move(params), o.lr, o.rounding, o.seed),
         o_(o) {
     this->check_nonneg(o.momentum, "momentum");
     this->check_nonneg(o.weight_decay, "weight_decay");
     if (o.nesterov && o.momentum <= 0) {
-      throw std::invalid_argument(this->who() + ": Nesterov momentum requires momentum > 0");
+      throw pure16::InvalidArgument(this->who() + ": Nesterov momentum requires momentum > 0");
     }
     if (o.momentum > 0) buf_ = this->add_slot("momentum_buffer");
   }
@@ -57,12 +58,12 @@ class SGD : public ParamOptimizer<T> {
       const T* g = p.grad.data();
       T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
       const std::size_t n = p.value.size();
-      Acc wf[nn::kChunk], gf[nn::kChunk], bf[nn::kChunk];
-      for (std::size_t k0 = 0; k0 < n; k0 += nn::kChunk) {
-        const std::size_t c = std::min(nn::kChunk, n - k0);
-        nn::widen(w + k0, wf, c);
-        nn::widen(g + k0, gf, c);
-        if (use_mom) nn::widen(b + k0, bf, c);
+      Acc wf[kChunk], gf[kChunk], bf[kChunk];
+      for (std::size_t k0 = 0; k0 < n; k0 += kChunk) {
+        const std::size_t c = std::min(kChunk, n - k0);
+        widen(w + k0, wf, c);
+        widen(g + k0, gf, c);
+        if (use_mom) widen(b + k0, bf, c);
         for (std::size_t k = 0; k < c; ++k) {
           Acc d = gf[k] + wd * wf[k];
           if (use_mom) {
@@ -71,7 +72,7 @@ class SGD : public ParamOptimizer<T> {
           }
           wf[k] -= lr * d;
         }
-        if (use_mom) nn::narrow(bf, b + k0, c);
+        if (use_mom) narrow(bf, b + k0, c);
         this->store_weights(wf, w + k0, c);
       }
     }

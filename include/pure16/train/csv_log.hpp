@@ -4,14 +4,14 @@
 //   epoch,train_loss,train_acc,test_acc,seconds,lr,skipped
 // then write(stats) appends one line per epoch and flushes it, so the log of a run that is
 // interrupted holds every finished epoch. Accuracies are fractions in [0, 1]; test_acc is
-// empty when there is no test set. An unwritable path throws std::runtime_error naming it.
+// empty when there is no test set. An unwritable path throws pure16::Error naming it.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iomanip>
-#include <stdexcept>
+#include <pure16/error.hpp>
 #include <string>
 
 namespace pure16::train {
@@ -30,7 +30,7 @@ struct EpochStats {
 class CsvLog {
  public:
   explicit CsvLog(const std::string& path) : path_(path), out_(path, std::ios::trunc) {
-    if (!out_) throw std::runtime_error("pure16::train: cannot write CSV log '" + path + "'");
+    if (!out_) throw pure16::Error("pure16::train: cannot write CSV log '" + path + "'");
     out_ << "epoch,train_loss,train_acc,test_acc,seconds,lr,skipped\n";
     out_.flush();
   }
@@ -40,7 +40,7 @@ class CsvLog {
     if (!std::isnan(s.test_accuracy)) out_ << s.test_accuracy;
     out_ << ',' << s.seconds << ',' << s.lr << ',' << s.skipped << '\n';
     out_.flush();
-    if (!out_) throw std::runtime_error("pure16::train: error writing CSV log '" + path_ + "'");
+    if (!out_) throw pure16::Error("pure16::train: error writing CSV log '" + path_ + "'");
   }
   const std::string& path() const { return path_; }
 

@@ -36,13 +36,13 @@
 #include <functional>
 #include <optional>
 #include <pure16/data/dataset.hpp>
+#include <pure16/error.hpp>
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/optimizer.hpp>
 #include <pure16/train/csv_log.hpp>
 #include <pure16/train/progress.hpp>
 #include <pure16/train/schedule.hpp>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -175,9 +175,9 @@ template <Scalar T>
 FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Dataset& train,
               const data::Dataset* test, const FitOptions& o) {
   using Clock = std::chrono::steady_clock;
-  if (o.epochs < 0) throw std::invalid_argument("pure16::train::fit: negative epoch count");
+  if (o.epochs < 0) throw pure16::InvalidArgument("pure16::train::fit: negative epoch count");
   if (train.size() == 0) {
-    throw std::invalid_argument("pure16::train::fit: empty training set '" + train.name() + "'");
+    throw pure16::InvalidArgument("pure16::train::fit: empty training set '" + train.name() + "'");
   }
   const auto run_start = Clock::now();
   FitResult res;

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <numbers>
-#include <stdexcept>
+#include <pure16/error.hpp>
 #include <string>
 
 namespace pure16::train {
@@ -47,8 +47,8 @@ struct Schedule {
     if (s == "constant" || s == "none") return Kind::Constant;
     if (s == "step") return Kind::Step;
     if (s == "cosine") return Kind::Cosine;
-    throw std::invalid_argument("pure16::train: unknown learning-rate schedule '" + s +
-                                "' (expected constant, step or cosine)");
+    throw pure16::InvalidArgument("pure16::train: unknown learning-rate schedule '" + s +
+                                  "' (expected constant, step or cosine)");
   }
 };
 
