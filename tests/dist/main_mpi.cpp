@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   int rc = ctx.run();
   int worst = 0;
   MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  if (world.is_root() && worst != 0 && rc == 0) std::fprintf(stderr, "a check failed on another rank\n");
+  if (world.is_root() && worst != 0 && rc == 0)
+    std::fprintf(stderr, "a check failed on another rank\n");
   return worst;
 }

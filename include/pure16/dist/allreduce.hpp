@@ -80,8 +80,8 @@ void allreduce(Communicator& comm, std::span<T> data, std::span<const double> we
   using Acc = acc_t<T>;
   const std::size_t p = std::size_t(comm.size()), n = data.size();
   if (!weights.empty() && weights.size() != p) {
-    throw Error("pure16::dist::allreduce: " + std::to_string(weights.size()) +
-                " weights for " + std::to_string(p) + " ranks");
+    throw Error("pure16::dist::allreduce: " + std::to_string(weights.size()) + " weights for " +
+                std::to_string(p) + " ranks");
   }
   const std::size_t c = (n + p - 1) / p;  // block per rank
   AllreduceWorkspace<T> local;
@@ -157,8 +157,7 @@ class GradientReducer {
       off += t->size();
     }
     for (const auto& [lo, hi] : buckets_) {
-      allreduce<T>(*comm_, std::span<T>(flat_.data() + lo, hi - lo), weights, o_.accumulate,
-                   &ws_);
+      allreduce<T>(*comm_, std::span<T>(flat_.data() + lo, hi - lo), weights, o_.accumulate, &ws_);
     }
     off = 0;
     for (auto* t : tensors_) {

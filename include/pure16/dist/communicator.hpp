@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <exception>
 #include <limits>
+#include <pure16/error.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -41,9 +42,9 @@
 namespace pure16::dist {
 
 /// An MPI call failed, or ranks disagree (architecture, options), or rank 0 failed.
-class Error : public std::runtime_error {
+class Error : public pure16::Error {
  public:
-  using std::runtime_error::runtime_error;
+  using pure16::Error::Error;
 };
 
 namespace detail {
@@ -75,12 +76,17 @@ inline std::uint64_t fnv1a(std::string_view s) {
 /// The MPI datatype that moves elements of `size` bytes (no MPI reduction ever touches them).
 inline MPI_Datatype bytes_type(std::size_t size) {
   switch (size) {
-    case 1: return MPI_UINT8_T;
-    case 2: return MPI_UINT16_T;  // half, bfloat16: two bytes, moved bit for bit
-    case 4: return MPI_UINT32_T;
-    case 8: return MPI_UINT64_T;
-    default: throw Error("pure16::dist: no MPI datatype for elements of " +
-                         std::to_string(size) + " bytes");
+    case 1:
+      return MPI_UINT8_T;
+    case 2:
+      return MPI_UINT16_T;  // half, bfloat16: two bytes, moved bit for bit
+    case 4:
+      return MPI_UINT32_T;
+    case 8:
+      return MPI_UINT64_T;
+    default:
+      throw Error("pure16::dist: no MPI datatype for elements of " + std::to_string(size) +
+                  " bytes");
   }
 }
 
@@ -177,17 +183,17 @@ class Communicator {
   /// recv[r*count .. (r+1)*count) = block `rank()` of rank r's send; elements of `elem` bytes.
   void alltoall(const void* send, void* recv, std::size_t count, std::size_t elem) {
     const int n = detail::count_of(count, "MPI_Alltoall");
-    detail::check(MPI_Alltoall(send, n, detail::bytes_type(elem), recv, n,
-                               detail::bytes_type(elem), comm_),
-                  "MPI_Alltoall");
+    detail::check(
+        MPI_Alltoall(send, n, detail::bytes_type(elem), recv, n, detail::bytes_type(elem), comm_),
+        "MPI_Alltoall");
     bytes_sent_ += std::uint64_t(size_ - 1) * count * elem;
   }
   /// recv[r*count .. (r+1)*count) = rank r's `send` block.
   void allgather(const void* send, void* recv, std::size_t count, std::size_t elem) {
     const int n = detail::count_of(count, "MPI_Allgather");
-    detail::check(MPI_Allgather(send, n, detail::bytes_type(elem), recv, n,
-                                detail::bytes_type(elem), comm_),
-                  "MPI_Allgather");
+    detail::check(
+        MPI_Allgather(send, n, detail::bytes_type(elem), recv, n, detail::bytes_type(elem), comm_),
+        "MPI_Allgather");
     bytes_sent_ += std::uint64_t(size_ - 1) * count * elem;
   }
   /// Every rank's `buf` receives root's bytes.
@@ -206,7 +212,7 @@ class Communicator {
   }
   /// Every rank's 64-bit value, in rank order.
   std::vector<std::uint64_t> allgather(std::uint64_t v) {
-    std::vector<std::uint64_t> all(std::size_t(size_));
+    std::vector<std::uint64_t> all(static_cast<std::size_t>(size_));
     allgather(&v, all.data(), 1, sizeof v);
     return all;
   }

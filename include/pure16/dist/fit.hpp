@@ -181,12 +181,12 @@ StepResult train_step(Communicator& comm, GradientReducer<T>& reducer, nn::Seque
 /// train::fit as one replica of a data-parallel run over `comm` (see the header comment).
 template <Scalar T>
 train::FitResult fit(Communicator& comm, nn::Sequential<T>& model, optim::Optimizer<T>& opt,
-                     const data::Dataset& train, const data::Dataset* test,
-                     train::FitOptions o, ReduceOptions reduce = {}) {
+                     const data::Dataset& train, const data::Dataset* test, train::FitOptions o,
+                     ReduceOptions reduce = {}) {
   std::ostringstream opts;
   opts << o.epochs << ' ' << o.batch_size << ' ' << o.shuffle << ' ' << o.seed << ' '
-       << int(o.layout) << ' ' << std::bit_cast<std::uint64_t>(o.lr) << ' ' << o.start_epoch
-       << ' ' << o.start_step << ' ' << o.shuffle_state.has_value() << ' ' << train.size() << ' '
+       << int(o.layout) << ' ' << std::bit_cast<std::uint64_t>(o.lr) << ' ' << o.start_epoch << ' '
+       << o.start_step << ' ' << o.shuffle_state.has_value() << ' ' << train.size() << ' '
        << train.name();
   same_on_all_ranks(comm, "fit options or training set", opts.str());
   broadcast_state(comm, model, &opt);
@@ -202,9 +202,7 @@ train::FitResult fit(Communicator& comm, nn::Sequential<T>& model, optim::Optimi
   GradientReducer<T> reducer(comm, model, reduce);
   const int rank = comm.rank(), size = comm.size();
   o.replica.shard = [rank, size](std::size_t rows) { return shard_range(rows, rank, size); };
-  o.replica.reduce_gradients = [&reducer](std::size_t, std::size_t rows) {
-    reducer.reduce(rows);
-  };
+  o.replica.reduce_gradients = [&reducer](std::size_t, std::size_t rows) { reducer.reduce(rows); };
   o.replica.sum = [&comm](std::span<double> v) { allreduce<double>(comm, v); };
   if (!comm.is_root()) {
     o.quiet = true;
