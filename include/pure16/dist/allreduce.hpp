@@ -83,7 +83,8 @@ void allreduce(Communicator& comm, std::span<T> data, std::span<const double> we
     throw Error("pure16::dist::allreduce: " + std::to_string(weights.size()) + " weights for " +
                 std::to_string(p) + " ranks");
   }
-  const std::size_t c = (n + p - 1) / p;  // block per rank
+  if (p == 1 && (weights.empty() || weights[0] == 1.0)) return;  // round(1 * x) = x
+  const std::size_t c = (n + p - 1) / p;                         // block per rank
   AllreduceWorkspace<T> local;
   AllreduceWorkspace<T>& ws = workspace ? *workspace : local;
   ws.send.assign(c * p, T(0));
@@ -92,7 +93,7 @@ void allreduce(Communicator& comm, std::span<T> data, std::span<const double> we
   comm.alltoall(ws.send.data(), ws.recv.data(), c, sizeof(T));
 
   // Sum the p copies of this rank's block in rank order, round once.
-  ws.sum.assign(c, Acc(0));
+  ws.sum.assign(c, Acc(0));  // +0 first: -0 inputs sum to +0, as a sum from zero does
   ws.wide.resize(c);
   const bool native = acc == Accumulate::Native;
   for (std::size_t r = 0; r < p; ++r) {
