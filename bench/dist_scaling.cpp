@@ -4,7 +4,8 @@
 //   dist_scaling --model alexnet --batch 128 --steps 3 --cluster
 //
 // Each rank trains on its own batch of --batch rows (the global batch is batch x ranks) of
-// synthetic data shaped like MNIST (mlp) or CIFAR-10 (alexnet), with SGD + momentum, in fp16
+// synthetic data shaped like MNIST (mlp: nn::zoo::mnist_mlp) or CIFAR-10 (alexnet:
+// nn::zoo::cifar_alexnet), with SGD + momentum, in fp16
 // and fp32. Per precision it prints the mean time per step (the slowest rank's), split
 // into compute (forward, backward, optimizer) and all-reduce, the throughput in samples/s,
 // and the bytes each rank sent per step, as counted by dist::Communicator.
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <pure16/dist/dist.hpp>
+#include <pure16/nn/zoo.hpp>
 #include <pure16/optim/sgd.hpp>
 #include <string>
 #include <tuple>
@@ -26,38 +28,8 @@ using namespace pure16;
 
 namespace {
 
-template <Scalar T>
-void build(nn::Sequential<T>& m, const std::string& model) {
-  using namespace nn;
-  if (model == "mlp") {  // examples/models.hpp: build_mnist_mlp
-    m.template add<Dense>(784, 512);
-    m.template add<ReLU>();
-    m.template add<Dense>(512, 512);
-    m.template add<ReLU>();
-    m.template add<Dense>(512, 10);
-  } else {  // examples/cifar10_cnn.cpp --model alexnet
-    m.template add<Conv2D>(3, 64, 3, 2, 1);
-    m.template add<ReLU>();
-    m.template add<MaxPool2D>(2, 2);
-    m.template add<Conv2D>(64, 96, 3, 1, 1);
-    m.template add<ReLU>();
-    m.template add<MaxPool2D>(3, 2);
-    m.template add<Conv2D>(96, 256, 3, 1, 1);
-    m.template add<ReLU>();
-    m.template add<Conv2D>(256, 256, 3, 1, 1);
-    m.template add<ReLU>();
-    m.template add<Conv2D>(256, 512, 3, 1, 1);
-    m.template add<ReLU>();
-    m.template add<MaxPool2D>(3, 2);
-    m.template add<Flatten>();
-    m.template add<Dense>(512, 4096);
-    m.template add<Tanh>();
-    m.template add<Dropout>(0.5);
-    m.template add<Dense>(4096, 4096);
-    m.template add<Tanh>();
-    m.template add<Dropout>(0.5);
-    m.template add<Dense>(4096, 10);
-  }
+nn::zoo::Network network(const std::string& model) {
+  return model == "mlp" ? nn::zoo::mnist_mlp() : nn::zoo::cifar_alexnet();
 }
 
 struct Figures {
@@ -69,8 +41,8 @@ struct Figures {
 template <Scalar T>
 Figures measure(dist::Communicator& comm, const std::string& model, std::size_t batch, int steps) {
   using Clock = std::chrono::steady_clock;
-  nn::Sequential<T> m;
-  build(m, model);
+  const nn::zoo::Network net = network(model);
+  nn::Sequential<T> m(net.spec, net.input_shape);
   m.init(1);
   optim::SGDOptions so;
   so.lr = 0.01;
@@ -78,8 +50,8 @@ Figures measure(dist::Communicator& comm, const std::string& model, std::size_t 
   optim::SGD<T> opt(m.parameters(), so);
   dist::broadcast_state(comm, m, &opt);
   dist::GradientReducer<T> reducer(comm, m);
-  const bool mlp = model == "mlp";
-  const Shape shape = mlp ? Shape{batch, 784} : Shape{batch, 3, 32, 32};
+  Shape shape{batch};
+  shape.insert(shape.end(), net.input_shape.begin(), net.input_shape.end());
   Tensor<T> x(shape);
   Rng rng(100 + std::uint64_t(comm.rank()));
   for (auto& v : x) v = round_to<T>(rng.normal());

@@ -13,12 +13,12 @@
 //    every rank the same rounded blocks. Why not MPI_Allreduce with a custom MPI_Op on a
 //    2-byte type: MPI applies the op pairwise along its own tree or ring, each application
 //    would round to T, so a sum over p ranks could round p-1 times (error up to about
-//    (p-1) u_T sum|x|, not u_T |sum|), and MPI does not promise every rank the same bits for
-//    a non-associative sum. This scheme sends per rank what a ring all-reduce sends,
-//    2 (p-1)/p * n * sizeof(T) bytes (n padded up to a multiple of p): for 16-bit T half of
-//    what the same step sends in fp32.
+//    (p-1) u_T sum|x|, not u_T |sum|), and the MPI standard only recommends, not requires,
+//    that every rank get the same bits from a non-associative sum. This scheme sends per
+//    rank what a ring all-reduce sends, 2 (p-1)/p * n * sizeof(T) bytes (n padded up to a
+//    multiple of p): for 16-bit T half of what the same step sends in fp32.
 //  * Error bound (checked by tests/dist): with s = sum_r w_r x_r computed exactly,
-//        |result - s| <= u_T |s| + p u_acc sum_r |w_r x_r| + (T's smallest subnormal) / 2,
+//        |result - s| <= u_T |s| + (p+1) u_acc sum_r |w_r x_r| + (T's smallest subnormal) / 2,
 //    one rounding of T plus the accumulation in acc_t<T> (u_acc = 2^-24 for 16-bit T,
 //    2^13 times smaller than fp16's u_T = 2^-11).
 //  * shard_range(rows, rank, size) = rows [rows*rank/size, rows*(rank+1)/size) of a global
