@@ -283,7 +283,7 @@ TEST_CASE("a checkpoint written by N ranks resumes on M ranks") {
   auto& comm = world();
   const data::Dataset d = synthetic();
   std::string dir = "/tmp/pure16_dist_ckpt_" + std::to_string(::getpid());
-  dir = comm.broadcast(dir);
+  dir = comm.broadcast_string(dir);
   const std::filesystem::path path = dir + "/run.safetensors";
   if (comm.is_root()) std::filesystem::create_directories(dir);
   comm.barrier();

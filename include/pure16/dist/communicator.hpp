@@ -203,7 +203,7 @@ class Communicator {
     if (rank_ == root) bytes_sent_ += std::uint64_t(size_ - 1) * bytes;
   }
   /// Root's string on every rank.
-  std::string broadcast(std::string s, int root = 0) {
+  std::string broadcast_string(std::string s, int root = 0) {
     std::uint64_t n = s.size();
     broadcast(&n, sizeof n, root);
     s.resize(n);
@@ -259,7 +259,7 @@ void on_root(Communicator& comm, F&& fn) {
     }
     if (failure.empty() && own) failure = "exception without a message";
   }
-  failure = comm.broadcast(std::move(failure));
+  failure = comm.broadcast_string(std::move(failure));
   if (own) std::rethrow_exception(own);
   if (!failure.empty()) throw Error("pure16::dist: rank 0 failed: " + failure);
 }
