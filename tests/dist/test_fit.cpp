@@ -336,3 +336,23 @@ TEST_CASE("ranks that disagree on the architecture get an error naming them, not
   m.init(1);
   CHECK_THROWS_WITH_AS(dist::broadcast_state(comm, m), doctest::Contains("rank(s) 1"), dist::Error);
 }
+
+TEST_CASE("a last batch with fewer rows than ranks: ranks without rows add zero gradients") {
+  // 97 samples, global batch 24: the fifth batch has 1 row, which only the last rank holds.
+  auto& comm = world();
+  const data::Dataset d = synthetic(97);
+  const auto o = options(24, 2);
+  nn::Sequential<float> single = mlp<float>();
+  optim::SGD<float> opt_single(single.parameters(), sgd());
+  const auto rs = train::fit(single, opt_single, d, nullptr, o);
+  nn::Sequential<float> dp = mlp<float>();
+  optim::SGD<float> opt_dp(dp.parameters(), sgd());
+  const auto rd = dist::fit(comm, dp, opt_dp, d, nullptr, o);
+  CHECK(rd.steps == 10);
+  const auto ws = weights_of(single);
+  double wmax = 0;
+  for (double w : ws) wmax = std::max(wmax, std::fabs(w));
+  CHECK(max_abs_diff(ws, weights_of(dp)) <= 1e-5 * wmax);
+  CHECK(rd.epochs[1].train_loss == doctest::Approx(rs.epochs[1].train_loss).epsilon(1e-4));
+  CHECK_NOTHROW(dist::same_on_all_ranks(comm, "weights", state_bytes(dp)));
+}
