@@ -15,15 +15,16 @@
 //  * fit(comm, model, opt, train, test, options) is train::fit as one replica of N: rank 0's
 //    state is broadcast first, every global batch of options.batch_size rows (the same
 //    shuffled order on every rank, from options.seed) is sharded by rank, gradients are
-//    all-reduced in T (GradientReducer), the epoch's loss and accuracy are those of the
-//    global batches. Progress, CSV log and test evaluation happen on rank 0 only (other ranks
-//    get an empty FitResult::test); options.on_epoch_end runs on rank 0 only and a failure
-//    there is rethrown on every rank (on_root), so checkpoints are written once.
-//    In float/double, N ranks follow the single-process run with the same global batch up
-//    to summation order; in fp16/bf16 each step's gradient differs from the single-process
-//    one by at most the rounding of each rank's partial gradient plus one rounding of their
-//    sum (see tests/dist for the measured bound). Layers with their own randomness
-//    (Dropout) draw from a per-rank stream derived from rank 0's, so masks differ by rank.
+//    all-reduced in T (GradientReducer; a model with Accumulate::Native sums them natively
+//    too), the epoch's loss and accuracy are those of the global batches. Progress, CSV log and
+//    test evaluation happen on rank 0 only (other ranks get an empty FitResult::test);
+//    options.on_epoch_end runs on rank 0 only and a failure there is rethrown on every rank
+//    (on_root), so checkpoints are written once. In float/double, N ranks follow the single-process
+//    run with the same global batch up to summation order; in fp16/bf16 a step's gradient
+//    differs from the single-process one by a few roundings of T (each rank's partial gradient
+//    is rounded to T before the sum; the bound is tested in tests/dist, see docs/scaling.md).
+//    Layers with their own randomness (Dropout) draw from a per-rank stream derived from rank 0's,
+//    so masks differ by rank.
 //  * resume_from_checkpoint(comm, path, model, opt, options): rank 0 reads the checkpoint
 //    (errors are thrown on every rank), its state is broadcast, and options continue the run
 //    — on any number of ranks: the global batches depend only on the seed and the batch
@@ -199,6 +200,7 @@ train::FitResult fit(Communicator& comm, nn::Sequential<T>& model, optim::Optimi
   }
   decorrelate_layer_rngs(comm, model);
 
+  if (model.accumulate() == Accumulate::Native) reduce.accumulate = Accumulate::Native;
   GradientReducer<T> reducer(comm, model, reduce);
   const int rank = comm.rank(), size = comm.size();
   o.replica.shard = [rank, size](std::size_t rows) { return shard_range(rows, rank, size); };
