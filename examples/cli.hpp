@@ -16,6 +16,8 @@
 #include <omp.h>
 #endif
 
+#include "update_modes.hpp"
+
 namespace examples {
 
 namespace fs = std::filesystem;
@@ -44,6 +46,7 @@ struct Options {
   bool resume = false;         // continue from those checkpoints when present
   std::string save;            // weights file(s) to write after training
   std::string load;            // weights file to start from instead of the seed
+  UpdateOptions upd;           // --rounding, --divergence, loss scaling (update_modes.hpp)
   bool distributed = false;    // data-parallel over MPI (run under mpirun); batch = global
 };
 
@@ -57,10 +60,13 @@ inline std::string default_data_dir(const std::string& name) {
 /// Register the shared options on `app`.
 inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--precision", o.precisions,
-                 "precisions to train, comma-separated: fp16,bf16,fp32,fp64")
+                 "precisions to train, comma-separated: fp16,bf16,fp32,fp64, and mixed "
+                 "(mixed-bf16): fp16 (bf16) compute with fp32 master weights and loss scaling, "
+                 "labelled mixed(fp16/fp32) -- not pure 16-bit")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fp16", "bf16", "fp32", "fp64"}))
+      ->check(CLI::IsMember(precision_choices()))
       ->capture_default_str();
+  add_update_options(app, o.upd);
   app.add_option("--epochs", o.epochs, "training epochs")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

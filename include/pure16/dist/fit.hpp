@@ -2,10 +2,12 @@
 //
 // Contract:
 //  * broadcast_state(comm, model, opt) makes every rank's model (parameters and buffers) and
-//    optimizer (state tensors, step count, learning rate, stochastic-rounding generator) and
-//    the layers' generators (Dropout) bit-identical to rank 0's, in one broadcast of T values
-//    plus one of 64-bit words. It first checks, on every rank, that all ranks hold the same
-//    architecture, scalar type and optimizer (dist::Error naming the ranks otherwise).
+//    optimizer (state tensors in T and in float, step count, learning rate, scalars() such
+//    as the stochastic-rounding generator or mixed precision's loss scale) and the layers'
+//    generators (Dropout) bit-identical to rank 0's: one broadcast of T values, one of
+//    floats, one of 64-bit words and one of the scalars' text. It first checks, on every rank, that
+//    all ranks hold the same architecture, scalar type and optimizer (dist::Error naming the ranks
+//    otherwise).
 //  * train_step(...) is one data-parallel step for a custom loop: this rank takes its
 //    shard_range() of the global batch `rows` (sample indices, the same on every rank),
 //    forward, softmax cross-entropy (mean over its rows), backward; the reducer makes the
@@ -40,7 +42,6 @@
 #include <pure16/dist/communicator.hpp>
 #include <pure16/io/checkpoint.hpp>
 #include <pure16/nn/nn.hpp>
-#include <pure16/optim/detail.hpp>
 #include <pure16/optim/optimizer.hpp>
 #include <pure16/train/fit.hpp>
 #include <span>
@@ -73,10 +74,32 @@ std::string describe(nn::Sequential<T>& model, optim::Optimizer<T>* opt) {
   os << scalar_traits<T>::name << '\n' << model.summary();
   for (auto& t : model.state()) os << t.name << ' ' << shape_str(t.tensor->shape()) << '\n';
   if (opt) {
-    os << opt->name() << '\n';
+    os << opt->name() << ' ' << opt->precision_label() << '\n';
     for (auto& s : opt->state()) os << s.name << ' ' << shape_str(s.tensor->shape()) << '\n';
+    for (auto& s : opt->fp32_state())
+      os << s.name << " fp32 " << shape_str(s.tensor->shape()) << '\n';
   }
   return os.str();
+}
+
+/// Every tensor in `ts` <- root's, in one broadcast.
+template <Scalar U>
+void broadcast_tensors(Communicator& comm, const std::vector<Tensor<U>*>& ts, int root) {
+  std::size_t n = 0;
+  for (auto* t : ts) n += t->size();
+  std::vector<U> flat(n);
+  std::size_t off = 0;
+  for (auto* t : ts) {
+    std::copy(t->data(), t->data() + t->size(), flat.begin() + std::ptrdiff_t(off));
+    off += t->size();
+  }
+  comm.broadcast(flat.data(), n * sizeof(U), root);
+  off = 0;
+  for (auto* t : ts) {
+    std::copy(flat.begin() + std::ptrdiff_t(off), flat.begin() + std::ptrdiff_t(off + t->size()),
+              t->data());
+    off += t->size();
+  }
 }
 
 }  // namespace detail
@@ -89,30 +112,18 @@ void broadcast_state(Communicator& comm, nn::Sequential<T>& model,
                     detail::describe(model, opt));
   std::vector<Tensor<T>*> ts;
   for (auto& t : model.state()) ts.push_back(t.tensor);
-  if (opt)
+  std::vector<Tensor<float>*> fs;
+  if (opt) {
     for (auto& s : opt->state()) ts.push_back(s.tensor);
-  std::size_t n = 0;
-  for (auto* t : ts) n += t->size();
-  std::vector<T> flat(n);
-  std::size_t off = 0;
-  for (auto* t : ts) {
-    std::copy(t->data(), t->data() + t->size(), flat.begin() + std::ptrdiff_t(off));
-    off += t->size();
+    for (auto& s : opt->fp32_state()) fs.push_back(s.tensor);
   }
-  comm.broadcast(flat.data(), n * sizeof(T), root);
-  off = 0;
-  for (auto* t : ts) {
-    std::copy(flat.begin() + std::ptrdiff_t(off), flat.begin() + std::ptrdiff_t(off + t->size()),
-              t->data());
-    off += t->size();
-  }
+  detail::broadcast_tensors(comm, ts, root);
+  if (!fs.empty()) detail::broadcast_tensors(comm, fs, root);
 
   std::vector<std::uint64_t> words;
-  auto* po = dynamic_cast<optim::ParamOptimizer<T>*>(opt);
   if (opt) {
     words.push_back(std::uint64_t(opt->steps()));
     words.push_back(std::bit_cast<std::uint64_t>(opt->lr()));
-    words.push_back(po ? po->rounder_state() : 0);
   }
   for (std::size_t i = 0; i < model.size(); ++i)
     if (auto s = model[i].rng_state()) detail::put_rng(words, *s);
@@ -121,8 +132,17 @@ void broadcast_state(Communicator& comm, nn::Sequential<T>& model,
   if (opt) {
     opt->set_steps(std::int64_t(*p++));
     opt->set_lr(std::bit_cast<double>(*p++));
-    const std::uint64_t rounder = *p++;
-    if (po) po->set_rounder_state(rounder);
+    // Scalars as "name=value" lines (values are exact decimal strings without newlines).
+    std::string text;
+    for (const auto& [k, v] : opt->scalars()) text += k + '=' + v + '\n';
+    text = comm.broadcast_string(std::move(text), root);
+    optim::Scalars sc;
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t eol = text.find('\n', at), eq = text.find('=', at);
+      sc[text.substr(at, eq - at)] = text.substr(eq + 1, eol - eq - 1);
+      at = eol + 1;
+    }
+    if (!sc.empty()) opt->restore_scalars(sc);
   }
   for (std::size_t i = 0; i < model.size(); ++i)
     if (model[i].rng_state()) model[i].set_rng_state(detail::get_rng(p));
