@@ -47,6 +47,7 @@ struct Options {
   std::string save;            // weights file(s) to write after training
   std::string load;            // weights file to start from instead of the seed
   UpdateOptions upd;           // --rounding, --divergence, loss scaling (update_modes.hpp)
+  bool distributed = false;    // data-parallel over MPI (run under mpirun); batch = global
 };
 
 /// The folder scripts/fetch_data.sh fills: ${PURE16_DATA:-$HOME/.cache/pure16}/<name>.
@@ -112,6 +113,9 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--save", o.save,
                  "save each trained model as safetensors (PyTorch state_dict names) to FILE; "
                  "with several precisions to FILE's name + _<precision>");
+  app.add_flag("--distributed", o.distributed,
+               "data-parallel training over MPI: run under mpirun -np N; each rank trains on "
+               "its shard of every --batch (the global batch); rank 0 prints and writes");
   app.add_option("--load", o.load,
                  "start from the weights in this safetensors file (pure16's or PyTorch's; "
                  "converted to each precision) instead of the seeded initialization");
@@ -141,11 +145,16 @@ inline void limit(pure16::data::Dataset& train, pure16::data::Dataset& test, con
 }
 
 /// main() body wrapper: clear one-line errors instead of uncaught exceptions.
+/// Set while a --distributed run is under way (twins.cpp): ends the whole MPI job with the
+/// message, so that one rank's error does not leave the others waiting for it.
+inline void (*fatal_error_hook)(const char* what) = nullptr;
+
 template <class F>
 int guarded_main(F&& f) {
   try {
     return f();
   } catch (const std::exception& e) {
+    if (fatal_error_hook) fatal_error_hook(e.what());
     std::cerr << "error: " << e.what() << '\n';
     return 1;
   }

@@ -14,12 +14,33 @@
 #include "optimizer.hpp"
 #include "update_modes.hpp"
 
+#ifdef PURE16_EXAMPLES_MPI
+#include <pure16/dist/dist.hpp>
+#endif
+
 namespace examples {
 
 using pure16::bfloat16;
 using pure16::half;
 
 namespace {
+
+#ifdef PURE16_EXAMPLES_MPI
+/// MPI for --distributed, initialised on first use and finalised at exit.
+pure16::dist::Communicator& world() {
+  static pure16::dist::Environment env;
+  static pure16::dist::Communicator comm = pure16::dist::Communicator::world();
+  fatal_error_hook = [](const char* what) { pure16::dist::abort_job(what); };
+  return comm;
+}
+bool is_root(const Options& o) {
+  return !o.distributed || world().is_root();
+}
+#else
+bool is_root(const Options&) {
+  return true;
+}
+#endif
 
 inline const char* rounding_name(pure16::Rounding r) {
   return r == pure16::Rounding::Stochastic    ? "stochastic"
@@ -78,9 +99,23 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
       fs::create_directories(o.checkpoint_dir);
       const fs::path ckpt =
           fs::path(o.checkpoint_dir) / (ex.example + "_" + tag + ".ckpt.safetensors");
-      if (o.resume && fs::exists(ckpt)) {
+      bool resume = o.resume && fs::exists(ckpt);
+#ifdef PURE16_EXAMPLES_MPI
+      if (o.distributed) {  // rank 0's view of the file decides for every rank
+        char flag = resume ? 1 : 0;
+        world().broadcast(&flag, sizeof flag);
+        resume = flag != 0;
+      }
+#endif
+      if (resume) {
+#ifdef PURE16_EXAMPLES_MPI
+        const auto st = o.distributed
+                            ? pure16::dist::resume_from_checkpoint(world(), ckpt, model, *opt, fo)
+                            : train_ns::resume_from_checkpoint(ckpt, model, *opt, fo);
+#else
         const auto st = train_ns::resume_from_checkpoint(ckpt, model, *opt, fo);
-        if (!o.quiet) {
+#endif
+        if (!o.quiet && is_root(o)) {
           std::fprintf(stderr, "[%s] resumed from %s after epoch %lld\n", r.precision.c_str(),
                        ckpt.string().c_str(), static_cast<long long>(st.epoch));
         }
@@ -109,9 +144,17 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
       };
       watch->attach(fo);
     }
+#ifdef PURE16_EXAMPLES_MPI
+    // dist::fit: rank 0's state first, then every global batch sharded over the ranks;
+    // progress, CSV, evaluation and on_epoch_end (report, checkpoint) on rank 0 only.
+    const train_ns::FitResult fr = o.distributed
+                                       ? pure16::dist::fit(world(), model, *opt, train, &test, fo)
+                                       : train_ns::fit(model, *opt, train, &test, fo);
+#else
     const train_ns::FitResult fr = train_ns::fit(model, *opt, train, &test, fo);
+#endif
     if (watch) r.divergence = watch->records();
-    if (!o.save.empty()) {
+    if (!o.save.empty() && is_root(o)) {
       fs::path out(o.save);
       if (run_kinds(o.precisions, o.upd).size() > 1)
         out.replace_filename(out.stem().string() + "_" + tag + out.extension().string());
@@ -146,6 +189,20 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
 std::vector<RunResult> run_twins(const Experiment& ex, const Options& o,
                                  const pure16::data::Dataset& train,
                                  const pure16::data::Dataset& test) {
+#ifndef PURE16_EXAMPLES_MPI
+  if (o.distributed) {
+    throw pure16::InvalidArgument(
+        "--distributed: these examples were built without MPI (install libopenmpi-dev, "
+        "e.g. with scripts/deps.sh, and configure again)");
+  }
+#endif
+  const bool root = is_root(o);
+#ifdef PURE16_EXAMPLES_MPI
+  if (o.distributed && root) {
+    std::printf("data-parallel over %d MPI rank(s): global batch %zu, about %zu rows per rank\n",
+                world().size(), o.batch, o.batch / std::size_t(world().size()));
+  }
+#endif
   std::vector<RunResult> runs;
   for (const RunKind& k : run_kinds(o.precisions, o.upd)) {
     if (k.precision == "fp16") runs.push_back(train_one<half>(ex, o, k, train, test));
@@ -153,6 +210,7 @@ std::vector<RunResult> run_twins(const Experiment& ex, const Options& o,
     if (k.precision == "fp32") runs.push_back(train_one<float>(ex, o, k, train, test));
     if (k.precision == "fp64") runs.push_back(train_one<double>(ex, o, k, train, test));
   }
+  if (!root) return runs;  // rank 0 prints and writes
   print_table(ex, o, train.size(), test.size(), runs);
   if (!o.json.empty()) {
     write_text_file(o.json, to_json(ex, o, train.size(), test.size(), runs).dump(2) + "\n");

@@ -26,6 +26,7 @@ test=(
   dataset-fashion-mnist                          # Fashion-MNIST
   python3-numpy                                  # tests/interop, tools
   clang-format                                   # style check
+  libopenmpi-dev openmpi-bin                     # dist/: data-parallel training over MPI
 )
 bench=(
   "${test[@]}"

@@ -9,6 +9,7 @@ set(rules
   "nn+optim consumer|pure16/nn/nn.hpp,pure16/optim/optim.hpp|pure16/data/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/,zlib.h"
   "data|pure16/data/data.hpp|pure16/nn/,pure16/optim/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/"
   "analysis|pure16/analysis/precision.hpp,pure16/analysis/statistics.hpp|pure16/optim/,pure16/io/,pure16/train/,nlohmann/"
+  "umbrella without MPI|pure16/pure16.hpp|pure16/dist/,mpi.h"
 )
 string(REPLACE "|" ";" include_dirs "${INCLUDES}")
 set(flags -std=c++20 -M -I${SOURCE_DIR}/include)

@@ -26,6 +26,13 @@
 //  * A progress bar is drawn on stderr unless options.quiet or stderr is not a terminal.
 //  * The result holds every epoch's figures and the final evaluation on the test set,
 //    including the per-sample predictions (for agreement between fp16 and fp32 twins).
+//  * options.replica makes fit() one replica of a data-parallel run (dist/fit.hpp fills it
+//    over MPI): each global batch of the Loader is cut to the rows replica.shard(rows)
+//    returns, the gradient of those rows (a replica with no rows has zero gradients) goes
+//    through replica.reduce_gradients(local rows, global rows) after backward, the guard
+//    then checks the reduced gradients and weights (the same on every replica, so every
+//    replica takes the same decision), and the epoch's loss/accuracy sums go through
+//    replica.sum. Empty hooks: a single process, as before.
 #pragma once
 
 #include <chrono>
@@ -47,6 +54,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace pure16::train {
@@ -69,6 +77,17 @@ struct BatchEnd {
   double lr;                             // the learning rate of this step
 };
 
+/// Hooks that make fit() one replica of a data-parallel run (see the contract above).
+struct Replica {
+  /// Rows [first, second) of a global batch of `rows` rows that this replica trains on.
+  std::function<std::pair<std::size_t, std::size_t>(std::size_t rows)> shard;
+  /// Turns this replica's gradient (mean over its `local` rows) into the gradient of the
+  /// global batch of `global` rows, identical on every replica.
+  std::function<void(std::size_t local, std::size_t global)> reduce_gradients;
+  /// Sums the epoch's figures over the replicas, in place.
+  std::function<void(std::span<double>)> sum;
+};
+
 struct FitOptions {
   int epochs = 1;
   std::size_t batch_size = 128;
@@ -89,6 +108,7 @@ struct FitOptions {
   std::optional<Rng::State> shuffle_state;  // resume: Loader generator state
   std::function<void(const EpochEnd&)> on_epoch_end;
   std::function<void(const BatchEnd&)> on_batch;  // after each optimizer step
+  Replica replica;  // data-parallel hooks (dist/fit.hpp); empty = single process
 };
 
 struct Evaluation {
@@ -140,19 +160,27 @@ bool model_finite(nn::Sequential<T>& model, double loss, bool grads = true) {
   return true;
 }
 
+/// The targets of samples `idx` as `loss` wants them; `values` keeps the tensor alive.
+template <Scalar T>
+Targets<T> batch_targets(const Loss<T>& loss, const data::Dataset& data,
+                         std::span<const std::size_t> idx, std::vector<std::int32_t>& labels,
+                         Tensor<T>& values) {
+  Targets<T> t;
+  if (loss.values) {
+    values = data.batch_targets<T>(idx);
+    t.values = &values;
+  } else {
+    labels = data.batch_labels(idx);
+    t.labels = labels;
+  }
+  return t;
+}
+
 /// The targets of batch b as `loss` wants them; `values` keeps the tensor alive.
 template <Scalar T>
 Targets<T> batch_targets(const Loss<T>& loss, const data::Loader& loader, std::size_t b,
                          std::vector<std::int32_t>& labels, Tensor<T>& values) {
-  Targets<T> t;
-  if (loss.values) {
-    values = loader.targets<T>(b);
-    t.values = &values;
-  } else {
-    labels = loader.labels(b);
-    t.labels = labels;
-  }
-  return t;
+  return batch_targets(loss, loader.dataset(), loader.indices(b), labels, values);
 }
 
 }  // namespace detail
@@ -233,13 +261,25 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
     for (std::size_t b = 0; b < loader.num_batches(); ++b, ++step) {
       lr = o.schedule.lr(o.lr, epoch, step, total_steps);
       opt.set_lr(lr);
-      const Tensor<T> x = loader.inputs<T>(b, o.layout);
-      const Targets<T> t = detail::batch_targets(loss, loader, b, y, values);
-      const std::size_t n = loader.indices(b).size();
-      const Tensor<T> logits = model.forward(x, nn::Mode::Train);
-      auto out = loss.compute(logits, t, o.loss_accumulate, opt.loss_scale());
-      model.backward(out.grad);
-      if (!detail::model_finite(model, out.loss, check_grads)) {
+      const auto rows = loader.indices(b);
+      const auto [lo, hi] = o.replica.shard ? o.replica.shard(rows.size())
+                                            : std::pair<std::size_t, std::size_t>(0, rows.size());
+      const auto mine = rows.subspan(lo, hi - lo);  // all rows unless data-parallel
+      const std::size_t n = mine.size();
+      Tensor<T> logits;
+      nn::LossOutput<T> out{0.0, Tensor<T>()};
+      if (n) {
+        const Tensor<T> x = train.batch<T>(mine, o.layout);
+        const Targets<T> t = detail::batch_targets(loss, train, mine, y, values);
+        logits = model.forward(x, nn::Mode::Train);
+        out = loss.compute(logits, t, o.loss_accumulate, opt.loss_scale());
+        model.backward(out.grad);
+      } else {  // a replica without rows of a short last batch
+        y.clear();
+        model.zero_grad();
+      }
+      if (o.replica.reduce_gradients) o.replica.reduce_gradients(n, rows.size());
+      if (!detail::model_finite(model, o.replica.reduce_gradients ? 0.0 : out.loss, check_grads)) {
         const auto guard = nn::check_finite(model, out.loss, step);
         const std::string where = "epoch " + std::to_string(epoch + 1) + ", batch " +
                                   std::to_string(b) + " (step " + std::to_string(step) + ")";
@@ -266,13 +306,18 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
       if (o.on_batch) o.on_batch(BatchEnd{epoch, b, step + 1, loader.indices(b), lr});
       loss_sum += out.loss * double(n);
       seen += n;
-      if (loss.classification) {
+      if (loss.classification && n) {
         const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
         for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
       }
       bar.update(b + 1, loss_sum / double(seen));
     }
     bar.finish();
+    if (o.replica.sum) {  // figures of the global batches
+      double sums[3] = {loss_sum, double(seen), double(correct)};
+      o.replica.sum(sums);
+      loss_sum = sums[0], seen = std::size_t(sums[1]), correct = std::size_t(sums[2]);
+    }
     EpochStats s;
     s.epoch = epoch + 1;
     s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
