@@ -14,6 +14,7 @@ packages=(
   dataset-fashion-mnist                          # Fashion-MNIST
   python3 python3-numpy python3-matplotlib       # tools/plot_runs.py
   clang-format                                   # style check
+  clang libclang-rt-dev                          # tests/fuzz: libFuzzer + sanitizer runtimes
 )
 if [[ "${PURE16_NO_TORCH:-0}" != 1 ]]; then
   packages+=(python3-torch)                      # tests/interop: PyTorch weights interchange
