@@ -12,11 +12,15 @@
 // --model small (default): a smaller, faster CNN for quick runs: three blocks of 3x3 conv
 //   (32, 64, 64 channels, 'same' padding) + ReLU + maxpool 2, then dense 128 ReLU, dense 10;
 //   inputs normalized per channel with the training set's mean and standard deviation.
+//   --batch-norm adds BatchNorm after each convolution (statistics and state in T).
 //
 //   cifar10_cnn --epochs 5
 //   cifar10_cnn --model alexnet --epochs 100
-#include "common.hpp"
-#include "models.hpp"
+#include <pure16/data/cifar10.hpp>
+#include <pure16/nn/zoo.hpp>
+
+#include "cli.hpp"
+#include "twins.hpp"
 
 int main(int argc, char** argv) {
   examples::Options o;
@@ -25,11 +29,14 @@ int main(int argc, char** argv) {
   o.lr = 0.02;
   o.optimizer = "momentum";
   std::string model = "small";
+  bool batch_norm = false;
   CLI::App app{"pure16 cifar10_cnn: CNNs on CIFAR-10, fp16 beside fp32"};
   examples::add_options(app, o);
   app.add_option("--model", model, "small | alexnet")
       ->check(CLI::IsMember({"small", "alexnet"}))
       ->capture_default_str();
+  app.add_flag("--batch-norm", batch_norm,
+               "small CNN with BatchNorm after each convolution (pure 16-bit batch norm)");
   app.parse_complete_callback([&] {
     // The AlexNet variant's published settings, unless given on the command line.
     if (model != "alexnet") return;
@@ -50,45 +57,13 @@ int main(int argc, char** argv) {
     train.set_normalization(norm);
     test.set_normalization(norm);
 
-    if (model == "alexnet") {
-      const examples::Experiment ex{"cifar10_cnn", "cifar-10",
-                                    "AlexNet variant (c64s2-p2-c96-p3s2-c256-c256-c512-p3s2-"
-                                    "4096t-4096t-10, dropout 0.5)",
-                                    pure16::data::Layout::NCHW};
-      auto build = []<class T>(pure16::nn::Sequential<T>& m) {
-        using namespace pure16::nn;
-        m.template add<Conv2D>(3, 64, 3, 2, 1);
-        m.template add<ReLU>();
-        m.template add<MaxPool2D>(2, 2);
-        m.template add<Conv2D>(64, 96, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<MaxPool2D>(3, 2);
-        m.template add<Conv2D>(96, 256, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<Conv2D>(256, 256, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<Conv2D>(256, 512, 3, 1, 1);
-        m.template add<ReLU>();
-        m.template add<MaxPool2D>(3, 2);
-        m.template add<Flatten>();
-        m.template add<Dense>(512, 4096);
-        m.template add<Tanh>();
-        m.template add<Dropout>(0.5);
-        m.template add<Dense>(4096, 4096);
-        m.template add<Tanh>();
-        m.template add<Dropout>(0.5);
-        m.template add<Dense>(4096, 10);
-      };
-      examples::run_twins(ex, o, train, test, build);
-    } else {
-      const examples::Experiment ex{"cifar10_cnn", "cifar-10",
-                                    "small CNN (c32-p2-c64-p2-c64-p2-128-10)",
-                                    pure16::data::Layout::NCHW};
-      auto build = []<class T>(pure16::nn::Sequential<T>& m) {
-        examples::build_cifar_small_cnn(m);
-      };
-      examples::run_twins(ex, o, train, test, build);
-    }
+    namespace zoo = pure16::nn::zoo;
+    const examples::Experiment ex{"cifar10_cnn", "cifar-10",
+                                  model == "alexnet"
+                                      ? zoo::cifar_alexnet()
+                                      : zoo::cifar_small_cnn({.batch_norm = batch_norm}),
+                                  pure16::data::Layout::NCHW};
+    examples::run_twins(ex, o, train, test);
     return 0;
   });
 }

@@ -7,7 +7,11 @@
 //
 //   mnist_cnn
 //   mnist_cnn --dataset fashion --precision fp16,bf16,fp32 --epochs 5
-#include "common.hpp"
+#include <pure16/data/idx.hpp>
+#include <pure16/nn/zoo.hpp>
+
+#include "cli.hpp"
+#include "twins.hpp"
 
 int main(int argc, char** argv) {
   examples::Options o;
@@ -31,24 +35,9 @@ int main(int argc, char** argv) {
     pure16::data::Dataset test = pure16::data::load_mnist(dir, "t10k");
     examples::limit(train, test, o);  // pixels scaled to [0, 1]
 
-    const examples::Experiment ex{"mnist_cnn", name, "LeNet-style CNN (6c5-p2-16c5-p2-120-84-10)",
+    const examples::Experiment ex{"mnist_cnn", name, pure16::nn::zoo::lenet(),
                                   pure16::data::Layout::NCHW};
-    auto build = []<class T>(pure16::nn::Sequential<T>& m) {
-      using namespace pure16::nn;
-      m.template add<Conv2D>(1, 6, 5, 1, 2);
-      m.template add<ReLU>();
-      m.template add<MaxPool2D>(2);
-      m.template add<Conv2D>(6, 16, 5);
-      m.template add<ReLU>();
-      m.template add<MaxPool2D>(2);
-      m.template add<Flatten>();
-      m.template add<Dense>(400, 120);
-      m.template add<ReLU>();
-      m.template add<Dense>(120, 84);
-      m.template add<ReLU>();
-      m.template add<Dense>(84, 10);
-    };
-    examples::run_twins(ex, o, train, test, build);
+    examples::run_twins(ex, o, train, test);
     return 0;
   });
 }

@@ -4,8 +4,11 @@
 //   mnist_mlp                                   fp16 and fp32, the demo's settings
 //   mnist_mlp --dataset fashion --epochs 10
 //   mnist_mlp --precision fp16,bf16,fp32 --optimizer adam --lr 1e-3 --json out.json
-#include "common.hpp"
-#include "models.hpp"
+#include <pure16/data/idx.hpp>
+#include <pure16/nn/zoo.hpp>
+
+#include "cli.hpp"
+#include "twins.hpp"
 
 int main(int argc, char** argv) {
   examples::Options o;
@@ -32,10 +35,9 @@ int main(int argc, char** argv) {
     pure16::data::Dataset test = pure16::data::load_mnist(dir, "t10k");
     examples::limit(train, test, o);  // pixels scaled to [0, 1]
 
-    const examples::Experiment ex{"mnist_mlp", name, "784-512-512-10 ReLU MLP",
+    const examples::Experiment ex{"mnist_mlp", name, pure16::nn::zoo::mnist_mlp(),
                                   pure16::data::Layout::Flat};
-    auto build = []<class T>(pure16::nn::Sequential<T>& m) { examples::build_mnist_mlp(m); };
-    examples::run_twins(ex, o, train, test, build);
+    examples::run_twins(ex, o, train, test);
     return 0;
   });
 }

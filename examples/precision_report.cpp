@@ -19,10 +19,15 @@
 //   precision_report --dataset cifar10 --train-limit 10000 --epochs 1 --json cifar.json
 //   precision_report --dataset mnist --load-mnist mlp_fp32.safetensors --no-trained
 #include <pure16/analysis/analysis.hpp>
+#include <pure16/data/cifar10.hpp>
+#include <pure16/data/idx.hpp>
 #include <pure16/io/safetensors.hpp>
+#include <pure16/nn/zoo.hpp>
+#include <pure16/train/fit.hpp>
 
-#include "common.hpp"
-#include "models.hpp"
+#include "cli.hpp"
+#include "optimizer.hpp"
+#include "report.hpp"
 
 namespace {
 
@@ -59,13 +64,9 @@ struct Setup {
   examples::Options train;  // optimizer and batch settings
 };
 
-template <class T>
-void build(const Setup& s, Sequential<T>& m) {
-  if (s.name == "mnist") {
-    examples::build_mnist_mlp(m);
-  } else {
-    examples::build_cifar_small_cnn(m);
-  }
+/// The data set's network (pure16/nn/zoo.hpp).
+pure16::nn::zoo::Network network(const Setup& s) {
+  return s.name == "mnist" ? pure16::nn::zoo::mnist_mlp() : pure16::nn::zoo::cifar_small_cnn();
 }
 
 /// The folder holding a data set's files: DIR/<sub> when it exists, else DIR itself.
@@ -129,14 +130,13 @@ std::vector<an::PrecisionReport> run(const Setup& s, const Config& c, nlohmann::
   const int epochs = c.epochs >= 0 ? c.epochs : s.default_epochs;
   const std::string load = s.name == "mnist" ? c.load_mnist : c.load_cifar;
 
-  Sequential<float> ref;
+  const auto net = network(s);
+  Sequential<float> ref(net.spec, net.input_shape);
   if (!load.empty()) {
-    build(s, ref);
     pure16::io::load_safetensors(load, ref);
     if (!c.quiet)
       std::fprintf(stderr, "[%s] loaded fp32 model from %s\n", s.name.c_str(), load.c_str());
   } else {
-    build(s, ref);
     ref.init(c.seed);
     train_model(ref, s, c, epochs, train, test);
   }
@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
 
     std::vector<Setup> setups;
     if (c.dataset == "mnist" || c.dataset == "both") {
-      Setup s{"mnist", "784-512-512-10 ReLU MLP", pure16::data::Layout::Flat, 3, {}};
+      Setup s{"mnist", pure16::nn::zoo::mnist_mlp().description, pure16::data::Layout::Flat, 3, {}};
       s.train.batch = 128;
       s.train.lr = 0.05;
       s.train.optimizer = "momentum";
@@ -267,8 +267,11 @@ int main(int argc, char** argv) {
       setups.push_back(s);
     }
     if (c.dataset == "cifar10" || c.dataset == "both") {
-      Setup s{
-          "cifar10", "small CNN (c32-p2-c64-p2-c64-p2-128-10)", pure16::data::Layout::NCHW, 2, {}};
+      Setup s{"cifar10",
+              pure16::nn::zoo::cifar_small_cnn().description,
+              pure16::data::Layout::NCHW,
+              2,
+              {}};
       s.train.batch = 64;
       s.train.lr = 0.02;
       s.train.optimizer = "momentum";
@@ -288,7 +291,7 @@ int main(int argc, char** argv) {
       }
       csv_prefixes.push_back(s.name);
     }
-    if (!c.json.empty()) examples::write_atomically(c.json, js.dump(2) + "\n");
+    if (!c.json.empty()) examples::write_text_file(c.json, js.dump(2) + "\n");
     if (c.plot) {
       const std::string out = c.plot_dir.empty() ? c.csv_dir : c.plot_dir;
       for (const auto& p : csv_prefixes) {

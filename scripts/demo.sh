@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 build=${PURE16_DEMO_BUILD:-build/demo}
 
-scripts/deps.sh
+scripts/deps.sh demo
 scripts/fetch_data.sh mnist
 data=${PURE16_DATA:-$HOME/.cache/pure16}/mnist
 

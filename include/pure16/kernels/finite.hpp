@@ -2,9 +2,9 @@
 //
 // Contract:
 //  * all_finite(p, n) is true when none of p[0..n) is NaN or infinite. It tests the
-//    exponent field of each value's bits (all ones means Inf/NaN in half, bfloat16, float
-//    and double alike), without branches, so compilers vectorize it; it reads each value
-//    once and never converts.
+//    exponent field of each value's bits (scalar_traits<T>::exponent_mask; all ones means
+//    Inf/NaN in half, bfloat16, float and double alike), without branches, so compilers vectorize
+//    it; it reads each value once and never converts.
 //  * count_non_finite(p, n, first) counts the non-finite values the same way; when the count
 //    is not zero, *first (if given) is the index of the first of them.
 //  * Both are what the non-finite guard uses: train::fit's fast path before and after every
@@ -15,19 +15,15 @@
 #include <cstdint>
 #include <cstring>
 #include <pure16/scalar.hpp>
-#include <type_traits>
 
 namespace pure16::kernels {
 
 namespace detail {
+/// The storage bits and exponent mask of T (scalar_traits<T>: storage_type, exponent_mask).
 template <Scalar T>
 struct ExponentBits {
-  using Bits = std::conditional_t<sizeof(T) == 2, std::uint16_t,
-                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
-  static constexpr Bits mask = sizeof(T) == 8                ? Bits(0x7FF0000000000000ull)
-                               : sizeof(T) == 4              ? Bits(0x7F800000u)
-                               : std::is_same_v<T, bfloat16> ? Bits(0x7F80u)
-                                                             : Bits(0x7C00u);
+  using Bits = typename scalar_traits<T>::storage_type;
+  static constexpr Bits mask = scalar_traits<T>::exponent_mask;
   static Bits of(const T* p) {
     Bits b;
     std::memcpy(&b, p, sizeof(T));

@@ -16,3 +16,5 @@
 #include <pure16/nn/ops.hpp>
 #include <pure16/nn/pooling.hpp>
 #include <pure16/nn/sequential.hpp>
+#include <pure16/nn/spec.hpp>
+#include <pure16/nn/zoo.hpp>

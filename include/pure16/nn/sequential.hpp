@@ -1,6 +1,8 @@
 // pure16/nn/sequential.hpp — Sequential<T>: a chain of layers, the model type of pure16.
 //
 // Contract:
+//  * Sequential<T>(spec, input_shape) builds a model from a type-free description
+//    (nn/spec.hpp) with shape inference; the same spec gives the same network in every T.
 //  * add() appends a layer; the layer's index in the chain is its PyTorch Sequential
 //    index, so state names are "<index>.<name>" ("0.weight", "3.running_mean", ...).
 //  * forward(x, mode) runs every layer; backward(dy) runs them in reverse and leaves each
@@ -10,13 +12,21 @@
 //    same weights up to rounding.
 //  * cast<U>() builds the twin model in scalar type U from the layer specs and copies every
 //    parameter and buffer, rounded to nearest-even.
+//  * An error raised inside a layer's forward or backward is rethrown with the layer's index
+//    and type in front of its message ("layer 3 (Dense): ..."), same exception class for
+//    pure16::InvalidArgument and pure16::LogicError.
+//  * summary() prints one Keras-like row per layer (index, layer, per-sample output shape,
+//    parameter count, bytes in T) and the totals.
 #pragma once
 
 #include <cstddef>
+#include <iomanip>
 #include <memory>
+#include <optional>
 #include <pure16/error.hpp>
 #include <pure16/nn/factory.hpp>
 #include <pure16/nn/layer.hpp>
+#include <pure16/nn/spec.hpp>
 #include <pure16/tensor.hpp>
 #include <sstream>
 #include <string>
@@ -45,6 +55,13 @@ class Sequential {
   Sequential(const Sequential&) = delete;
   Sequential& operator=(const Sequential&) = delete;
 
+  /// The network `spec` for per-sample inputs of `input_shape` ({784}, {3, 32, 32}, ...),
+  /// sizes inferred layer by layer; parameters are zero until init() or a load.
+  Sequential(const Spec& spec, Shape input_shape) {
+    for (auto& l : resolve(spec, input_shape)) add(make_layer<T>(l));
+    input_shape_ = std::move(input_shape);
+  }
+
   /// Append a layer; returns it.
   Layer<T>& add(std::unique_ptr<Layer<T>> layer) {
     if (!layer) throw pure16::InvalidArgument("pure16::Sequential::add: null layer");
@@ -67,7 +84,9 @@ class Sequential {
 
   Tensor<T> forward(const Tensor<T>& x, Mode mode = Mode::Eval) {
     Tensor<T> h = x;
-    for (auto& l : layers_) h = l->forward(h, mode);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      h = in_layer(i, "forward", [&] { return layers_[i]->forward(h, mode); });
+    }
     return h;
   }
 
@@ -76,8 +95,8 @@ class Sequential {
     std::vector<Tensor<T>> outs;
     outs.reserve(layers_.size());
     Tensor<T> h = x;
-    for (auto& l : layers_) {
-      h = l->forward(h, mode);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      h = in_layer(i, "forward", [&] { return layers_[i]->forward(h, mode); });
       outs.push_back(h);
     }
     return outs;
@@ -85,7 +104,9 @@ class Sequential {
 
   Tensor<T> backward(const Tensor<T>& grad_out) {
     Tensor<T> g = grad_out;
-    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = (*it)->backward(g);
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+      g = in_layer(i, "backward", [&] { return layers_[i]->backward(g); });
+    }
     return g;
   }
 
@@ -94,6 +115,10 @@ class Sequential {
     for (auto& l : layers_)
       for (auto* p : l->parameters()) ps.push_back(p);
     return ps;
+  }
+  std::vector<const Parameter<T>*> parameters() const {
+    auto ps = const_cast<Sequential*>(this)->parameters();
+    return {ps.begin(), ps.end()};
   }
 
   /// Every parameter and buffer under its PyTorch state_dict name, in layer order.
@@ -106,6 +131,10 @@ class Sequential {
     }
     return out;
   }
+
+  /// Per-sample input shape, when the model was built from a Spec or given one.
+  const std::optional<Shape>& input_shape() const { return input_shape_; }
+  void set_input_shape(Shape s) { input_shape_ = std::move(s); }
 
   void zero_grad() {
     for (auto* p : parameters()) p->grad.zero();
@@ -124,15 +153,15 @@ class Sequential {
   Accumulate accumulate() const { return accumulate_; }
 
   /// Number of trainable scalars.
-  std::size_t parameter_count() {
+  std::size_t parameter_count() const {
     std::size_t n = 0;
     for (auto* p : parameters()) n += p->value.size();
     return n;
   }
   /// Bytes of the model's state (parameters and buffers) in T: the size of its weights.
-  std::size_t model_bytes() {
+  std::size_t model_bytes() const {
     std::size_t n = 0;
-    for (auto& t : state()) n += t.tensor->bytes();
+    for (auto& t : const_cast<Sequential*>(this)->state()) n += t.tensor->bytes();
     return n;
   }
 
@@ -154,6 +183,7 @@ class Sequential {
   Sequential<U> cast() {
     Sequential<U> m = Sequential<U>::from_specs(specs());
     m.set_accumulate(accumulate_);
+    if (input_shape_) m.set_input_shape(*input_shape_);
     auto src = state();
     auto dst = m.state();
     for (std::size_t i = 0; i < src.size(); ++i) {
@@ -165,21 +195,99 @@ class Sequential {
     return m;
   }
 
-  /// One line per layer: index, type, arguments, parameter count.
-  std::string summary() const {
+  /// Keras-like table: one row per layer (index, layer, per-sample output shape, trainable
+  /// parameters, bytes of parameters and buffers in T), then the totals. Output shapes
+  /// come from the model's input shape (a Spec-built model knows it; a Dense first layer
+  /// implies it); without one they print as "?".
+  std::string summary() const { return summary(input_shape_); }
+  std::string summary(const std::optional<Shape>& input) const {
+    std::optional<Shape> in = input;
+    if (!in && !layers_.empty() && layers_.front()->spec().type == "Dense") {
+      in = Shape{static_cast<std::size_t>(layers_.front()->spec().get("in"))};
+    }
+    std::vector<std::string> shapes(layers_.size(), "?");
+    if (in) {
+      Shape s = *in;
+      for (std::size_t i = 0; i < layers_.size(); ++i) {
+        s = output_shape(layers_[i]->spec(), s, i);
+        shapes[i] = shape_str(s);
+      }
+    }
     std::ostringstream os;
+    const std::string dtype(scalar_traits<T>::name);
+    os << std::left << std::setw(4) << "#" << std::setw(40) << "layer" << std::setw(18)
+       << "output shape" << std::right << std::setw(12) << "params" << std::setw(14)
+       << ("bytes " + dtype) << '\n';
+    std::size_t total_params = 0, total_bytes = 0;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-      auto s = layers_[i]->spec();
-      os << i << ": " << s.type;
-      for (auto& [k, v] : s.args) os << ' ' << k << '=' << v;
-      os << '\n';
+      auto& l = *layers_[i];
+      std::size_t params = 0, bytes = 0;
+      for (auto* p : l.parameters()) {
+        params += p->value.size();
+        bytes += p->value.bytes();
+      }
+      for (auto& b : l.buffers()) bytes += b.value->bytes();
+      total_params += params;
+      total_bytes += bytes;
+      os << std::left << std::setw(4) << i << std::setw(40) << describe(l.spec()) << std::setw(18)
+         << shapes[i] << std::right << std::setw(12) << params << std::setw(14) << bytes << '\n';
+    }
+    os << "input " << (in ? shape_str(*in) : std::string("?")) << ", " << layers_.size()
+       << " layers, " << total_params << " trainable parameters, " << total_bytes
+       << " bytes of weights in " << dtype << '\n';
+    return os.str();
+  }
+
+  /// A one-line description of a layer spec: "Dense(784 -> 512)", "Conv2D(3 -> 32, 3x3, ...)".
+  static std::string describe(const LayerSpec& s) {
+    auto n = [&](const char* k) { return std::to_string(static_cast<long long>(s.get(k))); };
+    std::ostringstream os;
+    os << s.type;
+    if (s.type == "Dense") {
+      os << '(' << n("in") << " -> " << n("out") << (s.get("bias", 1) ? "" : ", no bias") << ')';
+    } else if (s.type == "Conv2D") {
+      os << '(' << n("in_channels") << " -> " << n("out_channels") << ", " << n("kernel") << 'x'
+         << n("kernel");
+      if (s.get("stride", 1) != 1) os << ", stride " << n("stride");
+      if (s.get("padding", 0) != 0) os << ", pad " << n("padding");
+      os << (s.get("bias", 1) ? "" : ", no bias") << ')';
+    } else if (s.type == "MaxPool2D" || s.type == "AvgPool2D") {
+      os << '(' << n("kernel");
+      if (s.get("stride", s.get("kernel")) != s.get("kernel")) os << ", stride " << n("stride");
+      os << ')';
+    } else if (s.type == "BatchNorm") {
+      os << '(' << n("num_features") << ')';
+    } else if (!s.args.empty()) {
+      os << '(';
+      bool first = true;
+      for (auto& [k, v] : s.args) {
+        os << (first ? "" : ", ") << k << '=' << v;
+        first = false;
+      }
+      os << ')';
     }
     return os.str();
   }
 
  private:
+  /// Run f() for layer i; errors come out with the layer's index and type in front.
+  template <class F>
+  Tensor<T> in_layer(std::size_t i, const char* pass, F&& f) {
+    try {
+      return f();
+    } catch (const pure16::InvalidArgument& e) {
+      throw pure16::InvalidArgument(where(i, pass) + e.what());
+    } catch (const pure16::LogicError& e) {
+      throw pure16::LogicError(where(i, pass) + e.what());
+    }
+  }
+  std::string where(std::size_t i, const char* pass) const {
+    return "layer " + std::to_string(i) + " (" + layers_[i]->type() + ") " + pass + ": ";
+  }
+
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   Accumulate accumulate_ = Accumulate::Float;
+  std::optional<Shape> input_shape_;
 };
 
 }  // namespace pure16::nn

@@ -1,0 +1,157 @@
+// examples/report.hpp — the figures of trained twins: prediction agreement, the comparison
+// table on stdout and the JSON report (written atomically through pure16::io).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <pure16/io/atomic_file.hpp>
+#include <pure16/train/fit.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace examples {
+
+/// The figures of one trained model.
+struct RunResult {
+  std::string precision;
+  double test_accuracy = NAN;
+  double train_loss = NAN;
+  std::vector<double> epoch_seconds;
+  std::vector<pure16::train::EpochStats> epochs;
+  std::size_t peak_rss_bytes = 0;
+  std::size_t model_bytes = 0;
+  std::size_t parameters = 0;
+  double seconds = 0.0;
+  std::int64_t skipped = 0;
+  std::vector<std::int32_t> predictions;
+};
+
+/// A description of the run shared by every precision (for the table header and JSON).
+struct Experiment {
+  std::string example;             // "mnist_mlp"
+  std::string dataset;             // "mnist"
+  pure16::nn::zoo::Network model;  // the network, described once (pure16/nn/zoo.hpp)
+  pure16::data::Layout layout = pure16::data::Layout::NCHW;
+};
+
+/// Fraction of samples on which every run predicts the same class (NaN with < 2 runs).
+inline double agreement(const std::vector<RunResult>& runs) {
+  if (runs.size() < 2 || runs[0].predictions.empty()) return NAN;
+  const std::size_t n = runs[0].predictions.size();
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    bool all = true;
+    for (auto& r : runs)
+      all = all && r.predictions.size() == n && r.predictions[i] == runs[0].predictions[i];
+    same += all;
+  }
+  return double(same) / double(n);
+}
+
+inline std::string mib(std::size_t bytes) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(bytes < (10u << 20) ? 2 : 1) << double(bytes) / (1 << 20)
+     << " MiB";
+  return os.str();
+}
+
+inline double mean(const std::vector<double>& v) {
+  if (v.empty()) return NAN;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / double(v.size());
+}
+
+/// The comparison table on stdout.
+inline void print_table(const Experiment& ex, const Options& o, std::size_t n_train,
+                        std::size_t n_test, const std::vector<RunResult>& runs) {
+  std::ostringstream os;
+  os << '\n'
+     << ex.example << ": " << ex.model.description << " on " << ex.dataset << " (" << n_train
+     << " train / " << n_test << " test), " << o.epochs << " epochs, batch " << o.batch << ", "
+     << o.optimizer << " lr " << o.lr << (o.schedule == "constant" ? "" : " (" + o.schedule + ")")
+     << ", seed " << o.seed << ", " << thread_count() << " threads\n\n";
+  os << std::left << std::setw(10) << "precision" << std::right << std::setw(10) << "test acc"
+     << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(12) << "peak RSS"
+     << std::setw(14) << "model bytes" << '\n';
+  os << std::string(68, '-') << '\n';
+  for (const auto& r : runs) {
+    std::ostringstream acc, loss, sec;
+    acc << std::fixed << std::setprecision(2) << 100.0 * r.test_accuracy << " %";
+    loss << std::fixed << std::setprecision(4) << r.train_loss;
+    sec << std::fixed << std::setprecision(1) << mean(r.epoch_seconds);
+    os << std::left << std::setw(10) << r.precision << std::right << std::setw(10) << acc.str()
+       << std::setw(12) << loss.str() << std::setw(10) << sec.str() << std::setw(12)
+       << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << '\n';
+  }
+  const double agree = agreement(runs);
+  if (!std::isnan(agree)) {
+    std::string names;
+    for (auto& r : runs) names += (names.empty() ? "" : " vs ") + r.precision;
+    os << '\n'
+       << "prediction agreement (" << names << "): " << std::fixed << std::setprecision(2)
+       << 100.0 * agree << " % of " << runs[0].predictions.size() << " test samples\n";
+  }
+  std::cout << os.str() << std::flush;
+}
+
+/// The comparison as JSON (see the README for the schema).
+inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_t n_train,
+                              std::size_t n_test, const std::vector<RunResult>& runs) {
+  nlohmann::json j;
+  j["example"] = ex.example;
+  j["dataset"] = ex.dataset;
+  j["model"] = ex.model.description;
+  j["network"] = ex.model.name;
+  j["train_samples"] = n_train;
+  j["test_samples"] = n_test;
+  j["options"] = {
+      {"epochs", o.epochs},        {"batch", o.batch},       {"lr", o.lr},
+      {"optimizer", o.optimizer},  {"momentum", o.momentum}, {"weight_decay", o.weight_decay},
+      {"schedule", o.schedule},    {"seed", o.seed},         {"threads", thread_count()},
+      {"accumulate", o.accumulate}};
+  j["runs"] = nlohmann::json::array();
+  for (const auto& r : runs) {
+    nlohmann::json e;
+    e["precision"] = r.precision;
+    e["test_accuracy"] = r.test_accuracy;
+    e["train_loss"] = r.train_loss;
+    e["epoch_seconds"] = r.epoch_seconds;
+    e["peak_rss_bytes"] = r.peak_rss_bytes;
+    e["model_bytes"] = r.model_bytes;
+    e["parameters"] = r.parameters;
+    e["seconds"] = r.seconds;
+    e["skipped_batches"] = r.skipped;
+    nlohmann::json ep = nlohmann::json::array();
+    for (auto& s : r.epochs) {
+      ep.push_back({{"epoch", s.epoch},
+                    {"train_loss", s.train_loss},
+                    {"train_accuracy", s.train_accuracy},
+                    {"test_accuracy", s.test_accuracy},
+                    {"seconds", s.seconds},
+                    {"lr", s.lr}});
+    }
+    e["epochs"] = ep;
+    j["runs"].push_back(e);
+  }
+  const double agree = agreement(runs);
+  j["agreement"] = std::isnan(agree) ? nlohmann::json(nullptr) : nlohmann::json(agree);
+  return j;
+}
+
+/// Write `text` to `path` atomically (pure16::io): the previous file survives any failure.
+inline void write_text_file(const std::string& path, const std::string& text) {
+  const fs::path p(path);
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  pure16::io::write_file_atomically(
+      p, [&](pure16::io::OutputFile& f) { f.write(text.data(), text.size()); });
+}
+
+}  // namespace examples
