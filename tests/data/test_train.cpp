@@ -300,14 +300,20 @@ TEST_CASE_TEMPLATE("fit with checkpoints: resuming from the file is bit-identica
 }
 
 TEST_CASE("non-finite guard after the update: names the parameter and the step that broke it") {
-  // lr 3e4 in fp16: some update overflows a weight to infinity (fp16 max 65504). The guard
-  // used to notice only at the next step, through the loss. The reference is a replay of
-  // the same batches by hand, checking every value with std::isfinite after each step.
-  const data::Dataset tr = blobs(64, 9);
+  // Inputs of magnitude ~100 and lr 1e4 in fp16: the loss and gradients of step 0 are
+  // finite, but the update w -= lr * g overflows weights to infinity (fp16 max 65504). The
+  // guard used to notice only at the next step, through the loss. The reference is a replay
+  // of the same batches by hand, checking every value with std::isfinite after each step.
+  const data::Dataset small = blobs(64, 9);
+  std::vector<float> big(small.values().begin(), small.values().end());
+  for (auto& v : big) v *= 50.0f;
+  const data::Dataset tr = data::Dataset::from_float(
+      "big", {64, 1, 2, 2}, std::move(big),
+      std::vector<std::int32_t>(small.labels().begin(), small.labels().end()), 3);
   train::FitOptions fo;
   fo.epochs = 3;
   fo.batch_size = 16;
-  fo.lr = 3e4;
+  fo.lr = 1e4;
   fo.shuffle = false;
   fo.layout = data::Layout::Flat;
   fo.quiet = true;
@@ -329,6 +335,7 @@ TEST_CASE("non-finite guard after the update: names the parameter and the step t
         const auto logits = m.forward(x, nn::Mode::Train);
         const auto out = nn::softmax_cross_entropy<half>(logits, std::span<const std::int32_t>(y),
                                                          fo.loss_accumulate);
+        REQUIRE(std::isfinite(out.loss));  // the loss is fine: the update breaks the weights
         m.backward(out.grad);
         opt.step();
         for (std::size_t li = 0; li < m.size() && want_step < 0; ++li)

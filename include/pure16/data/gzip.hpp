@@ -107,13 +107,16 @@ inline std::vector<std::uint8_t> read_maybe_gzip(const std::string& path,
                                                  const SizeLimit& limit = {}) {
   std::vector<std::uint8_t> bytes = read_bytes(path);
   if (!has_gzip_magic(bytes)) return bytes;
-  std::vector<std::uint8_t> inner = gunzip(bytes, path, limit);
-  if (has_gzip_magic(inner)) {
-    throw DataError(quoted(path) +
-                    " is a gzip file holding another gzip file (compressed twice?); "
-                    "expected the data set's file itself, plain or compressed once");
-  }
-  return inner;
+  // A gzip file inside: refused as soon as its first bytes are out, not once it is whole.
+  const SizeLimit checked = [&](std::span<const std::uint8_t> head) {
+    if (head.size() >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+      throw DataError(quoted(path) +
+                      " is a gzip file holding another gzip file (compressed twice?); "
+                      "expected the data set's file itself, plain or compressed once");
+    }
+    return limit ? limit(head) : std::numeric_limits<std::size_t>::max();
+  };
+  return gunzip(bytes, path, checked);
 }
 
 }  // namespace pure16::data
