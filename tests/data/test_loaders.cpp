@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "shared_data.hpp"
+
 using namespace pure16;
 using namespace pure16::data;
 namespace fs = std::filesystem;
@@ -104,7 +106,7 @@ bool has(const std::string& s, const std::string& part) {
 
 }  // namespace
 
-TEST_CASE("MNIST from the shared .gz files") {
+TEST_CASE("MNIST from the shared .gz files" * shared_data::needs("mnist")) {
   const Dataset train = load_mnist(kShared + "/mnist", "train");
   CHECK(train.size() == 60000);
   CHECK(train.channels() == 1);
@@ -124,7 +126,7 @@ TEST_CASE("MNIST from the shared .gz files") {
   CHECK(pixel_sum(test, 0, 10000) == 264923200ull);
 }
 
-TEST_CASE("CIFAR-10 from the shared batches") {
+TEST_CASE("CIFAR-10 from the shared batches" * shared_data::needs("cifar-10-batches-bin")) {
   const Dataset test = load_cifar10(kShared + "/cifar-10-batches-bin", "test");
   CHECK(test.size() == 10000);
   CHECK(test.channels() == 3);
@@ -142,7 +144,8 @@ TEST_CASE("CIFAR-10 from the shared batches") {
   CHECK(pixel_sum(b1, 9999, 1) == 380993);
 }
 
-TEST_CASE("CIFAR-10 training set: 50,000 images and the well-known channel statistics") {
+TEST_CASE("CIFAR-10 training set: 50,000 images and the well-known channel statistics" *
+          shared_data::needs("cifar-10-batches-bin")) {
   const Dataset train = load_cifar10(kShared, "train");  // finds cifar-10-batches-bin/
   CHECK(train.size() == 50000);
   CHECK(train.labels()[0] == 6);
