@@ -19,6 +19,8 @@
 #include <omp.h>
 #endif
 
+#include "update_modes.hpp"
+
 namespace examples {
 
 namespace fs = std::filesystem;
@@ -47,6 +49,7 @@ struct Options {
   bool resume = false;         // continue from those checkpoints when present
   std::string save;            // weights file(s) to write after training
   std::string load;            // weights file to start from instead of the seed
+  UpdateOptions upd;           // --rounding, --divergence, loss scaling (update_modes.hpp)
 };
 
 /// The folder scripts/fetch_data.sh fills: ${PURE16_DATA:-$HOME/.cache/pure16}/<name>.
@@ -86,10 +89,13 @@ inline CLI::Validator unit_interval() {
 /// Register the shared options on `app`.
 inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--precision", o.precisions,
-                 "precisions to train, comma-separated: fp16,bf16,fp32,fp64")
+                 "precisions to train, comma-separated: fp16,bf16,fp32,fp64, and mixed "
+                 "(mixed-bf16): fp16 (bf16) compute with fp32 master weights and loss scaling, "
+                 "labelled mixed(fp16/fp32) -- not pure 16-bit")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fp16", "bf16", "fp32", "fp64"}))
+      ->check(CLI::IsMember(precision_choices()))
       ->capture_default_str();
+  add_update_options(app, o.upd);
   app.add_option("--epochs", o.epochs, "training epochs (at least 1)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

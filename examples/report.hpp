@@ -2,6 +2,7 @@
 // table on stdout and the JSON report (written atomically through pure16::io).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <pure16/io/atomic_file.hpp>
+#include <pure16/train/divergence.hpp>
 #include <pure16/train/fit.hpp>
 #include <sstream>
 #include <string>
@@ -20,10 +22,18 @@ namespace examples {
 
 /// The figures of one trained model.
 struct RunResult {
-  std::string precision;
+  std::string precision;    // the run's label: fp16, fp16+compensated, mixed(fp16/fp32), ...
+  bool mixed = false;       // mixed precision (fp32 masters): not pure
+  bool pure_16bit = false;  // every stored tensor in a 16-bit type
+  std::string rounding = "nearest";
+  std::size_t optimizer_bytes = 0;  // optimizer state (moments, compensation), masters excluded
+  std::size_t master_bytes = 0;     // mixed precision's fp32 master weights
+  double loss_scale = 1.0;
+  std::vector<pure16::train::DivergenceRecord> divergence;
   double test_accuracy = NAN;
   double train_loss = NAN;
   std::vector<double> epoch_seconds;
+  std::vector<double> epoch_cpu_seconds;  // process CPU time per epoch (robust when shared)
   std::vector<pure16::train::EpochStats> epochs;
   std::size_t peak_rss_bytes = 0;
   std::size_t model_bytes = 0;
@@ -78,18 +88,33 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
      << " train / " << n_test << " test), " << o.epochs << " epochs, batch " << o.batch << ", "
      << o.optimizer << " lr " << o.lr << (o.schedule == "constant" ? "" : " (" + o.schedule + ")")
      << ", seed " << o.seed << ", " << thread_count() << " threads\n\n";
-  os << std::left << std::setw(10) << "precision" << std::right << std::setw(10) << "test acc"
-     << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(12) << "peak RSS"
-     << std::setw(14) << "model bytes" << '\n';
-  os << std::string(68, '-') << '\n';
+  os << std::left << std::setw(18) << "precision" << std::right << std::setw(10) << "test acc"
+     << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(10) << "cpu s/ep"
+     << std::setw(12) << "peak RSS" << std::setw(14) << "model bytes" << std::setw(12)
+     << "opt bytes" << '\n';
+  os << std::string(98, '-') << '\n';
   for (const auto& r : runs) {
-    std::ostringstream acc, loss, sec;
+    std::ostringstream acc, loss, sec, cpu;
     acc << std::fixed << std::setprecision(2) << 100.0 * r.test_accuracy << " %";
     loss << std::fixed << std::setprecision(4) << r.train_loss;
     sec << std::fixed << std::setprecision(1) << mean(r.epoch_seconds);
-    os << std::left << std::setw(10) << r.precision << std::right << std::setw(10) << acc.str()
-       << std::setw(12) << loss.str() << std::setw(10) << sec.str() << std::setw(12)
-       << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << '\n';
+    cpu << std::fixed << std::setprecision(2) << mean(r.epoch_cpu_seconds);
+    os << std::left << std::setw(18) << r.precision << std::right << std::setw(10) << acc.str()
+       << std::setw(12) << loss.str() << std::setw(10) << sec.str() << std::setw(10) << cpu.str()
+       << std::setw(12) << mib(r.peak_rss_bytes) << std::setw(14) << r.model_bytes << std::setw(12)
+       << r.optimizer_bytes << '\n';
+  }
+  for (const auto& r : runs) {
+    if (r.divergence.empty()) continue;
+    const auto& d = r.divergence.back();
+    os << r.precision << " vs its fp32 shadow after epoch " << d.epoch << ": delta max "
+       << d.delta_max << ", mean " << d.delta_mean << ", guaranteed " << std::fixed
+       << std::setprecision(2) << 100.0 * d.guaranteed << " %, agreement " << 100.0 * d.agreement
+       << " %, violations " << d.violations << std::defaultfloat << '\n';
+  }
+  if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.mixed; })) {
+    os << "mixed(...) runs are NOT pure 16-bit: fp32 master weights (counted in model bytes) "
+          "and fp32 optimizer state, dynamic loss scaling\n";
   }
   const double agree = agreement(runs);
   if (!std::isnan(agree)) {
@@ -112,18 +137,32 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
   j["network"] = ex.model.name;
   j["train_samples"] = n_train;
   j["test_samples"] = n_test;
-  j["options"] = {
-      {"epochs", o.epochs},        {"batch", o.batch},       {"lr", o.lr},
-      {"optimizer", o.optimizer},  {"momentum", o.momentum}, {"weight_decay", o.weight_decay},
-      {"schedule", o.schedule},    {"seed", o.seed},         {"threads", thread_count()},
-      {"accumulate", o.accumulate}};
+  j["options"] = {{"epochs", o.epochs},
+                  {"batch", o.batch},
+                  {"lr", o.lr},
+                  {"optimizer", o.optimizer},
+                  {"momentum", o.momentum},
+                  {"weight_decay", o.weight_decay},
+                  {"schedule", o.schedule},
+                  {"seed", o.seed},
+                  {"threads", thread_count()},
+                  {"accumulate", o.accumulate},
+                  {"rounding", o.upd.roundings},
+                  {"divergence_probes", o.upd.divergence}};
   j["runs"] = nlohmann::json::array();
   for (const auto& r : runs) {
     nlohmann::json e;
     e["precision"] = r.precision;
+    e["pure_16bit"] = r.pure_16bit;
+    e["update"] = r.mixed ? "mixed" : "pure";
+    e["rounding"] = r.rounding;
+    e["optimizer_bytes"] = r.optimizer_bytes;
+    e["master_bytes"] = r.master_bytes;
+    e["loss_scale"] = r.loss_scale;
     e["test_accuracy"] = r.test_accuracy;
     e["train_loss"] = r.train_loss;
     e["epoch_seconds"] = r.epoch_seconds;
+    e["epoch_cpu_seconds"] = r.epoch_cpu_seconds;
     e["peak_rss_bytes"] = r.peak_rss_bytes;
     e["model_bytes"] = r.model_bytes;
     e["parameters"] = r.parameters;
@@ -136,9 +175,28 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
                     {"train_accuracy", s.train_accuracy},
                     {"test_accuracy", s.test_accuracy},
                     {"seconds", s.seconds},
-                    {"lr", s.lr}});
+                    {"cpu_seconds", s.cpu_seconds},
+                    {"lr", s.lr},
+                    {"loss_scale", s.loss_scale},
+                    {"overflow_skipped", s.overflow_skipped}});
     }
     e["epochs"] = ep;
+    nlohmann::json dv = nlohmann::json::array();
+    for (const auto& d : r.divergence) {
+      dv.push_back({{"epoch", d.epoch},
+                    {"delta_max", d.delta_max},
+                    {"delta_mean", d.delta_mean},
+                    {"delta_median", d.delta_median},
+                    {"gamma_mean", d.gamma_mean},
+                    {"guaranteed", d.guaranteed},
+                    {"strict", d.strict},
+                    {"agreement", d.agreement},
+                    {"violations", d.violations},
+                    {"probes", d.probes},
+                    {"acc_shadow", d.acc_shadow},
+                    {"acc_model", d.acc_model}});
+    }
+    if (!r.divergence.empty()) e["divergence_vs_fp32_shadow"] = dv;
     j["runs"].push_back(e);
   }
   const double agree = agreement(runs);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <pure16/io/safetensors.hpp>
 #include <pure16/nn/sequential.hpp>
 #include <pure16/train/train.hpp>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "optimizer.hpp"
+#include "update_modes.hpp"
 
 namespace examples {
 
@@ -19,12 +21,17 @@ using pure16::half;
 
 namespace {
 
+inline const char* rounding_name(pure16::Rounding r) {
+  return r == pure16::Rounding::Stochastic    ? "stochastic"
+         : r == pure16::Rounding::Compensated ? "compensated"
+                                              : "nearest";
+}
+
 template <pure16::Scalar T>
-RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::Dataset& train,
-                    const pure16::data::Dataset& test) {
+RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
+                    const pure16::data::Dataset& train, const pure16::data::Dataset& test) {
   namespace train_ns = pure16::train;
   RunResult r;
-  r.precision = std::string(pure16::scalar_traits<T>::name);
   train_ns::reset_peak_rss();
   {
     pure16::nn::Sequential<T> model(ex.model.spec, ex.model.input_shape);
@@ -32,7 +39,12 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
                                                   : pure16::Accumulate::Float);
     model.init(o.seed);
     if (!o.load.empty()) pure16::io::load_safetensors(o.load, model);
-    auto opt = make_optimizer(model, o);
+    auto opt = make_run_optimizer(model, o.optimizer, optimizer_options(o), run, o.upd, o.seed);
+    r.precision = opt->precision_label();
+    r.mixed = run.mixed;
+    r.pure_16bit = !run.mixed && pure16::scalar_traits<T>::is_16bit;
+    r.rounding = rounding_name(run.rounding);
+    const std::string tag = file_tag(r.precision);
 
     train_ns::FitOptions fo;
     fo.epochs = o.epochs;
@@ -49,7 +61,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
     fo.label = r.precision;
     if (!o.csv_dir.empty()) {
       fs::create_directories(o.csv_dir);
-      fo.csv_path = (fs::path(o.csv_dir) / (ex.example + "_" + r.precision + ".csv")).string();
+      fo.csv_path = (fs::path(o.csv_dir) / (ex.example + "_" + tag + ".csv")).string();
     }
     auto report = [&](const train_ns::EpochEnd& e) {
       if (o.quiet) return;
@@ -65,7 +77,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
     if (!o.checkpoint_dir.empty()) {
       fs::create_directories(o.checkpoint_dir);
       const fs::path ckpt =
-          fs::path(o.checkpoint_dir) / (ex.example + "_" + r.precision + ".ckpt.safetensors");
+          fs::path(o.checkpoint_dir) / (ex.example + "_" + tag + ".ckpt.safetensors");
       if (o.resume && fs::exists(ckpt)) {
         const auto st = train_ns::resume_from_checkpoint(ckpt, model, *opt, fo);
         if (!o.quiet) {
@@ -75,19 +87,50 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
       }
       fo.on_epoch_end = train_ns::checkpoint_each_epoch(ckpt, model, *opt, report);
     }
+    std::unique_ptr<train_ns::DivergenceWatch<T>> watch;
+    if (o.upd.divergence > 0 && pure16::scalar_traits<T>::is_16bit) {
+      train_ns::DivergenceOptions dopt;
+      dopt.probe_size = o.upd.divergence;
+      if (!o.csv_dir.empty()) {
+        dopt.csv_path =
+            (fs::path(o.csv_dir) / (ex.example + "_" + tag + "_divergence.csv")).string();
+      }
+      watch = std::make_unique<train_ns::DivergenceWatch<T>>(model, *opt, train, test, dopt);
+      auto after = std::move(fo.on_epoch_end);
+      fo.on_epoch_end = [&, after](const train_ns::EpochEnd& e) {
+        if (after) after(e);
+        const auto& d = watch->records().back();
+        if (o.quiet) return;
+        std::fprintf(stderr,
+                     "[%s] vs fp32 shadow after epoch %d: delta max %.3g mean %.3g, guaranteed "
+                     "%.2f %%, agreement %.2f %%, violations %zu (%zu probes)\n",
+                     r.precision.c_str(), d.epoch, d.delta_max, d.delta_mean, 100.0 * d.guaranteed,
+                     100.0 * d.agreement, d.violations, d.probes);
+      };
+      watch->attach(fo);
+    }
     const train_ns::FitResult fr = train_ns::fit(model, *opt, train, &test, fo);
+    if (watch) r.divergence = watch->records();
     if (!o.save.empty()) {
       fs::path out(o.save);
-      if (o.precisions.size() > 1)
-        out.replace_filename(out.stem().string() + "_" + r.precision + out.extension().string());
+      if (run_kinds(o.precisions, o.upd).size() > 1)
+        out.replace_filename(out.stem().string() + "_" + tag + out.extension().string());
       if (out.has_parent_path()) fs::create_directories(out.parent_path());
       pure16::io::save_safetensors(out, model);
     }
     r.test_accuracy = fr.test.accuracy;
     r.train_loss = fr.final_train_loss();
     r.epochs = fr.epochs;
-    for (auto& e : fr.epochs) r.epoch_seconds.push_back(e.seconds);
-    r.model_bytes = model.model_bytes();
+    for (auto& e : fr.epochs) {
+      r.epoch_seconds.push_back(e.seconds);
+      r.epoch_cpu_seconds.push_back(e.cpu_seconds);
+    }
+    // Honest sizes: mixed precision's fp32 masters count as model bytes (they are the
+    // weights it trains); optimizer state is reported separately.
+    r.master_bytes = opt->master_bytes();
+    r.model_bytes = model.model_bytes() + r.master_bytes;
+    r.optimizer_bytes = opt->state_bytes() - r.master_bytes;
+    r.loss_scale = opt->loss_scale();
     r.parameters = model.parameter_count();
     r.seconds = fr.seconds;
     r.skipped = fr.skipped;
@@ -99,15 +142,16 @@ RunResult train_one(const Experiment& ex, const Options& o, const pure16::data::
 
 }  // namespace
 
+/// Train every requested precision, print the table, write the JSON.
 std::vector<RunResult> run_twins(const Experiment& ex, const Options& o,
                                  const pure16::data::Dataset& train,
                                  const pure16::data::Dataset& test) {
   std::vector<RunResult> runs;
-  for (const auto& p : o.precisions) {
-    if (p == "fp16") runs.push_back(train_one<half>(ex, o, train, test));
-    if (p == "bf16") runs.push_back(train_one<bfloat16>(ex, o, train, test));
-    if (p == "fp32") runs.push_back(train_one<float>(ex, o, train, test));
-    if (p == "fp64") runs.push_back(train_one<double>(ex, o, train, test));
+  for (const RunKind& k : run_kinds(o.precisions, o.upd)) {
+    if (k.precision == "fp16") runs.push_back(train_one<half>(ex, o, k, train, test));
+    if (k.precision == "bf16") runs.push_back(train_one<bfloat16>(ex, o, k, train, test));
+    if (k.precision == "fp32") runs.push_back(train_one<float>(ex, o, k, train, test));
+    if (k.precision == "fp64") runs.push_back(train_one<double>(ex, o, k, train, test));
   }
   print_table(ex, o, train.size(), test.size(), runs);
   if (!o.json.empty()) {

@@ -30,6 +30,7 @@ test=(
 )
 bench=(
   "${test[@]}"
+  libopenblas0-pthread                           # bench/peers: a real BLAS under PyTorch
 )
 
 packages=()

@@ -5,9 +5,12 @@ usage: tools/plot_runs.py [-o OUT.png] [--title TITLE] CSV [CSV ...]
        tools/plot_runs.py -o curves.png runs/            (every *.csv in a folder)
 
 Each CSV is one run as written by `--csv DIR` (columns epoch, train_loss, train_acc,
-test_acc, seconds, lr); its name ends in _<precision>.csv (mnist_mlp_fp16.csv). The figure
-shows test and train accuracy on the left and train loss on the right, one colour per
-precision, so fp16 is seen beside fp32. Uses matplotlib's Agg backend (no display needed).
+test_acc, seconds, lr, ...); its name ends in _<run>.csv (mnist_mlp_fp16.csv,
+mnist_mlp_fp16+compensated.csv, mnist_mlp_mixed-fp16-fp32.csv for "mixed(fp16/fp32)"). The
+figure shows test and train accuracy on the left (empty for a regression loss) and train
+loss on the right, one colour per run, so fp16 is seen beside fp32. Divergence logs
+(*_divergence.csv) are skipped: tools/plot_divergence.py plots them. Uses matplotlib's Agg
+backend (no display needed).
 """
 import argparse
 import csv
@@ -19,9 +22,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"fp16": "tab:red", "bf16": "tab:orange", "fp32": "tab:blue", "fp64": "tab:green"}
+COLORS = {"fp16": "tab:red", "bf16": "tab:orange", "fp32": "tab:blue", "fp64": "tab:green",
+          "fp16+stochastic": "tab:purple", "fp16+compensated": "tab:brown",
+          "bf16+stochastic": "tab:pink", "bf16+compensated": "tab:olive",
+          "mixed(fp16/fp32)": "tab:cyan", "mixed(bf16/fp32)": "tab:gray"}
 # Twins often overlap: distinct markers (hollow for the wider types) keep both visible.
-MARKERS = {"fp16": ("o", 7), "bf16": ("^", 7), "fp32": ("s", 10), "fp64": ("D", 11)}
+MARKERS = {"fp16": ("o", 7), "bf16": ("^", 7), "fp32": ("s", 10), "fp64": ("D", 11),
+           "fp16+stochastic": ("v", 7), "fp16+compensated": ("P", 7),
+           "mixed(fp16/fp32)": ("x", 8), "mixed(bf16/fp32)": ("x", 8)}
+
+
+def num(v, scale=1.0):
+    return scale * float(v) if v not in (None, "") else float("nan")
 
 
 def read_run(path):
@@ -34,16 +46,21 @@ def read_run(path):
         for r in reader:
             rows["epoch"].append(int(r["epoch"]))
             rows["train_loss"].append(float(r["train_loss"]))
-            rows["train_acc"].append(100.0 * float(r["train_acc"]))
-            rows["test_acc"].append(100.0 * float(r["test_acc"]) if r["test_acc"] else float("nan"))
+            rows["train_acc"].append(num(r["train_acc"], 100.0))
+            rows["test_acc"].append(num(r["test_acc"], 100.0))
     if not rows["epoch"]:
         sys.exit(f"plot_runs: {path} holds no epochs")
     return rows
 
 
 def label_of(path):
+    """The run's name from the file's tag: mixed-fp16-fp32 is shown as mixed(fp16/fp32)."""
     stem = os.path.splitext(os.path.basename(path))[0]
-    return stem.rsplit("_", 1)[-1] if "_" in stem else stem
+    tag = stem.rsplit("_", 1)[-1] if "_" in stem else stem
+    if tag.startswith("mixed-"):
+        parts = tag.split("-")
+        tag = f"mixed({parts[1]}/{parts[2]})" if len(parts) == 3 else tag
+    return tag
 
 
 def main():
@@ -56,7 +73,8 @@ def main():
     paths = []
     for p in args.inputs:
         if os.path.isdir(p):
-            paths += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith(".csv"))
+            paths += sorted(os.path.join(p, f) for f in os.listdir(p)
+                            if f.endswith(".csv") and not f.endswith("_divergence.csv"))
         else:
             paths.append(p)
     if not paths:
@@ -69,7 +87,7 @@ def main():
     for name, r in runs:
         color = COLORS.get(name)
         marker, ms = MARKERS.get(name, ("o", 6))
-        hollow = {"mfc": "none"} if name in ("fp32", "fp64") else {}
+        hollow = {"mfc": "none"} if name in ("fp32", "fp64") or name.startswith("mixed") else {}
         ax_acc.plot(r["epoch"], r["test_acc"], "-", marker=marker, color=color,
                     label=f"{name} test", ms=ms, **hollow)
         ax_acc.plot(r["epoch"], r["train_acc"], "--", marker=marker, color=color,
@@ -82,7 +100,7 @@ def main():
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(fontsize=8)
     ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("train loss (cross-entropy)")
+    ax_loss.set_ylabel("train loss")
     ax_loss.set_yscale("log")
     ax_loss.set_title("training loss")
     ax_loss.grid(alpha=0.3, which="both")

@@ -39,7 +39,14 @@ using bfloat16 = Eigen::bfloat16;
 enum class Accumulate { Float, Native };
 
 /// How a value computed in float becomes a T.
-enum class Rounding { NearestEven, Stochastic };
+///  NearestEven — IEEE round-to-nearest, ties to even (the default).
+///  Stochastic  — up or down at random, with probability proportional to the distance to
+///                the two neighbours (16-bit T; see StochasticRounder).
+///  Compensated — nearest-even, and the part of an optimizer's weight update that the
+///                rounding dropped is kept in a compensation tensor in T and added to the
+///                next update (Kahan summation; see optim/detail.hpp). For a single value
+///                outside an optimizer it is the same as NearestEven.
+enum class Rounding { NearestEven, Stochastic, Compensated };
 
 template <class T>
 struct scalar_traits;

@@ -8,15 +8,24 @@
 //  * matrix() maps the tensor as a (dim0 x rest) row-major Eigen matrix, vector() as a flat
 //    Eigen vector, both without copying.
 //  * cast<U>(t) converts element-wise with round-to-nearest-even (kernels/convert.hpp).
+//  * Blocks of at least 64 KiB, once freed, are kept in a process-wide cache and handed to
+//    the next tensor of the same byte size: a training step allocates the same sizes every
+//    step, and without the cache each large block is a fresh mmap whose pages fault in again
+//    (a third of a small CNN's step). The cache holds at most tensor_cache_limit() bytes
+//    (256 MiB, or PURE16_TENSOR_CACHE_MB from the environment; 0 turns it off), dropping the
+//    oldest blocks first; release_tensor_cache() returns them all to the system. Off under
+//    AddressSanitizer, which must see every free.
 #pragma once
 
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <numeric>
 #include <pure16/error.hpp>
@@ -50,6 +59,120 @@ inline std::size_t shape_size(const Shape& s) {
 }
 
 inline constexpr std::size_t kTensorAlignment = 64;
+
+namespace detail {
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kTensorCacheDefaultOn = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kTensorCacheDefaultOn = false;
+#else
+inline constexpr bool kTensorCacheDefaultOn = true;
+#endif
+#else
+inline constexpr bool kTensorCacheDefaultOn = true;
+#endif
+
+// Freed tensor blocks, oldest first (see the header comment). Never destroyed, so that
+// tensors with static storage duration may be freed after it would have been.
+class BlockCache {
+ public:
+  static constexpr std::size_t kMinBytes = std::size_t(64) << 10;
+
+  static BlockCache& instance() {
+    static BlockCache* c = new BlockCache;
+    return *c;
+  }
+  /// A cached block of exactly `bytes` (the most recently freed one), or nullptr.
+  void* take(std::size_t bytes) {
+    if (bytes < kMinBytes) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = blocks_.size(); i-- > 0;) {
+      if (blocks_[i].bytes != bytes) continue;
+      void* p = blocks_[i].p;
+      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
+      cached_ -= bytes;
+      return p;
+    }
+    return nullptr;
+  }
+  /// Keeps p (false: the caller frees it); the oldest blocks go when over the limit.
+  bool give(void* p, std::size_t bytes) {
+    if (bytes < kMinBytes) return false;
+    std::vector<Block> drop;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (bytes > limit_) return false;
+      blocks_.push_back({p, bytes});
+      cached_ += bytes;
+      std::size_t n = 0;
+      while (cached_ > limit_) cached_ -= blocks_[n++].bytes;
+      drop.assign(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(n));
+      blocks_.erase(blocks_.begin(), blocks_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    for (const Block& b : drop) ::operator delete(b.p, std::align_val_t(kTensorAlignment));
+    return true;
+  }
+  void set_limit(std::size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      limit_ = bytes;
+    }
+    if (cached() > bytes) release();
+  }
+  std::size_t limit() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return limit_;
+  }
+  std::size_t cached() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_;
+  }
+  void release() {
+    std::vector<Block> old;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      old.swap(blocks_);
+      cached_ = 0;
+    }
+    for (const Block& b : old) ::operator delete(b.p, std::align_val_t(kTensorAlignment));
+  }
+
+ private:
+  struct Block {
+    void* p;
+    std::size_t bytes;
+  };
+  BlockCache() {
+    limit_ = kTensorCacheDefaultOn ? (std::size_t(256) << 20) : 0;
+    if (const char* env = std::getenv("PURE16_TENSOR_CACHE_MB"); env != nullptr && *env) {
+      char* end = nullptr;
+      const unsigned long long mb = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0') limit_ = static_cast<std::size_t>(mb) << 20;
+    }
+  }
+  mutable std::mutex mutex_;
+  std::vector<Block> blocks_;
+  std::size_t cached_ = 0;
+  std::size_t limit_ = 0;
+};
+}  // namespace detail
+
+/// Most bytes of freed tensor storage kept for reuse (0: none). See the header comment.
+inline void set_tensor_cache_limit(std::size_t bytes) {
+  detail::BlockCache::instance().set_limit(bytes);
+}
+inline std::size_t tensor_cache_limit() {
+  return detail::BlockCache::instance().limit();
+}
+/// Bytes currently held by the cache.
+inline std::size_t tensor_cache_bytes() {
+  return detail::BlockCache::instance().cached();
+}
+/// Return every cached block to the system.
+inline void release_tensor_cache() {
+  detail::BlockCache::instance().release();
+}
 
 template <Scalar T>
 class Tensor {
@@ -186,10 +309,13 @@ class Tensor {
     const std::size_t bytes_rounded =
         checked_add(checked_mul(n, sizeof(T), what), kTensorAlignment - 1, what) /
         kTensorAlignment * kTensorAlignment;
-    void* p = ::operator new(bytes_rounded, std::align_val_t(kTensorAlignment));
+    void* p = detail::BlockCache::instance().take(bytes_rounded);
+    if (p == nullptr) p = ::operator new(bytes_rounded, std::align_val_t(kTensorAlignment));
     std::memset(p, 0, bytes_rounded);  // all-zero bits are +0 in every scalar type
-    storage_ = std::shared_ptr<void>(
-        p, [](void* q) { ::operator delete(q, std::align_val_t(kTensorAlignment)); });
+    storage_ = std::shared_ptr<void>(p, [bytes_rounded](void* q) {
+      if (!detail::BlockCache::instance().give(q, bytes_rounded))
+        ::operator delete(q, std::align_val_t(kTensorAlignment));
+    });
     data_ = static_cast<T*>(p);
   }
 

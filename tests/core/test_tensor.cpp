@@ -61,3 +61,54 @@ TEST_CASE("empty tensors") {
   CHECK(z.matrix().rows() == 0);
   CHECK(cast<half>(z).shape() == Shape{0, 5});
 }
+
+TEST_CASE("freed large tensor blocks are reused, zeroed, within the cache limit") {
+  const std::size_t saved = tensor_cache_limit();
+  release_tensor_cache();
+  set_tensor_cache_limit(std::size_t(8) << 20);
+  const Shape big{256, 1024};  // 1 MiB of float
+  const float* first = nullptr;
+  {
+    Tensor<float> t(big);
+    first = t.data();
+    t.fill(3.0f);
+  }
+  CHECK(tensor_cache_bytes() == std::size_t(1) << 20);
+  {
+    Tensor<float> u(big);  // same byte size: the cached block, zeroed again
+    CHECK(u.data() == first);
+    CHECK(tensor_cache_bytes() == 0);
+    bool zero = true;
+    for (float v : u) zero = zero && v == 0.0f;
+    CHECK(zero);
+  }
+  {
+    Tensor<half> small({100});  // below the size the cache keeps
+  }
+  CHECK(tensor_cache_bytes() == std::size_t(1) << 20);
+  {
+    Tensor<float> a(big);                    // takes the cached block
+    Tensor<float> b(Shape{16, 1024, 1024});  // 64 MiB: over the 8 MiB limit when freed
+    CHECK(tensor_cache_bytes() == 0);
+  }
+  CHECK(tensor_cache_bytes() == std::size_t(1) << 20);  // a's block is back, b's freed
+  // over the limit, the oldest blocks go first
+  release_tensor_cache();
+  set_tensor_cache_limit(std::size_t(5) << 19);  // 2.5 MiB: two of the three blocks
+  const float* newest = nullptr;
+  {
+    Tensor<float> a(Shape{256, 1024}), b(Shape{257, 1024}), c(Shape{258, 1024});
+    newest = a.data();  // destroyed last (reverse order of construction)
+  }
+  CHECK(tensor_cache_bytes() <= std::size_t(5) << 19);
+  CHECK(tensor_cache_bytes() > std::size_t(1) << 20);
+  {
+    Tensor<float> a(Shape{256, 1024});
+    CHECK(a.data() == newest);
+  }
+  set_tensor_cache_limit(0);
+  CHECK(tensor_cache_bytes() == 0);
+  { Tensor<float> t(big); }
+  CHECK(tensor_cache_bytes() == 0);
+  set_tensor_cache_limit(saved);
+}

@@ -65,7 +65,8 @@ void train(nn::Sequential<T>& m, optim::Optimizer<T>& opt, Rng& data_rng, const 
       y[b] = d.y[i];
     }
     const auto logits = m.forward(x, nn::Mode::Train);
-    const auto loss = nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y));
+    const auto loss = nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y),
+                                                   Accumulate::Float, opt.loss_scale());
     m.backward(loss.grad);
     opt.step();
   }
@@ -92,6 +93,7 @@ void check_resume(MakeOpt make_opt) {
   train(a, *opt_a, rng_a, d, k);
   opt_a->set_lr(opt_a->lr() * 0.5);  // a schedule changed the rate
   io::save_checkpoint(path, a, *opt_a, io::TrainState{1, k, rng_a.state()});
+  const std::int64_t saved_steps = opt_a->steps();  // < k when a loss scaler skipped steps
   train(a, *opt_a, rng_a, d, m_steps);
 
   // Fresh objects (other seed, other generators), restored from the checkpoint.
@@ -100,7 +102,7 @@ void check_resume(MakeOpt make_opt) {
   const auto ts = io::load_checkpoint(path, b, *opt_b);
   CHECK(ts.epoch == 1);
   CHECK(ts.step == k);
-  CHECK(opt_b->steps() == k);
+  CHECK(opt_b->steps() == saved_steps);
   CHECK(opt_b->lr() == opt_a->lr());
   Rng rng_b(0);
   rng_b.set_state(ts.data_rng);
@@ -120,6 +122,13 @@ void check_resume(MakeOpt make_opt) {
     CAPTURE(oa[i].name);
     CHECK(same_bits(*oa[i].tensor, *ob[i].tensor));
   }
+  const auto fa = opt_a->fp32_state(), fb = opt_b->fp32_state();
+  REQUIRE(fa.size() == fb.size());
+  for (std::size_t i = 0; i < fa.size(); ++i) {
+    CAPTURE(fa[i].name);
+    CHECK(same_bits(*fa[i].tensor, *fb[i].tensor));
+  }
+  CHECK(opt_a->scalars() == opt_b->scalars());
   CHECK(rng_a.state().s == rng_b.state().s);
 
   // And the run really depends on what was restored: a model merely loaded with the
@@ -128,6 +137,8 @@ void check_resume(MakeOpt make_opt) {
   auto opt_c = make_opt(c);
   auto cp = io::load_checkpoint(path, c, *opt_c);
   for (auto& t : opt_c->state()) t.tensor->zero();
+  for (auto& t : opt_c->fp32_state())
+    if (!t.name.ends_with(".master")) t.tensor->zero();
   c[3].set_seed(12345);
   Rng rng_c(0);
   rng_c.set_state(cp.data_rng);
@@ -149,6 +160,12 @@ auto sgd_maker(Rounding rounding) {
   };
 }
 
+/// Optimizers built by name through optim::make (compensated or mixed precision).
+template <Scalar T>
+auto made(std::string name, optim::MakeOptions o) {
+  return [name, o](nn::Sequential<T>& m) { return optim::make<T>(name, m.parameters(), o); };
+}
+
 template <Scalar T>
 auto adam_maker() {
   return [](nn::Sequential<T>& m) {
@@ -165,6 +182,26 @@ TEST_CASE("checkpoint: resume equals the uninterrupted run, SGD momentum") {
   check_resume<half>(sgd_maker<half>(Rounding::NearestEven));
   check_resume<half>(sgd_maker<half>(Rounding::Stochastic));
   check_resume<bfloat16>(sgd_maker<bfloat16>(Rounding::Stochastic));
+}
+
+TEST_CASE("checkpoint: resume equals the uninterrupted run, compensated 16-bit updates") {
+  optim::MakeOptions o;
+  o.lr = 0.05;
+  o.rounding = Rounding::Compensated;
+  check_resume<half>(made<half>("nesterov", o));
+  check_resume<bfloat16>(made<bfloat16>("adamw", o));
+  check_resume<half>(made<half>("rmsprop", o));
+}
+
+TEST_CASE("checkpoint: resume equals the uninterrupted run, mixed precision") {
+  optim::MakeOptions o;
+  o.lr = 0.05;
+  o.update = optim::Update::Mixed;
+  o.loss_scale.growth_interval = 3;  // the scale changes within the run
+  check_resume<half>(made<half>("momentum", o));
+  check_resume<half>(made<half>("adam", o));
+  o.loss_scale.init_scale = 1e30;  // overflows: steps are skipped before and after the save
+  check_resume<bfloat16>(made<bfloat16>("adamw", o));
 }
 
 TEST_CASE("checkpoint: resume equals the uninterrupted run, Adam") {
@@ -256,6 +293,20 @@ TEST_CASE("checkpoint: mismatches are refused, naming the file and the differenc
     io::save_checkpoint(path, m2, *with_momentum, io::TrainState{});
     expect([&] { io::load_checkpoint(path, m2, *plain); },
            {"'optim.0.momentum_buffer'", "optimizer does not have"});
+  }
+  SUBCASE("another update mode") {
+    auto m2 = make_net<half>(3);
+    optim::MakeOptions o;
+    o.rounding = Rounding::Stochastic;
+    auto stoch = optim::make<half>("adam", m2.parameters(), o);
+    auto nearest = optim::make<half>("adam", m2.parameters(), {});
+    io::save_checkpoint(path, m2, *stoch, io::TrainState{});
+    expect([&] { io::load_checkpoint(path, m2, *nearest); }, {"fp16+stochastic", "fp16 run"});
+    o.rounding = Rounding::NearestEven;
+    o.update = optim::Update::Mixed;
+    auto mixed = optim::make<half>("adam", m2.parameters(), o);
+    io::save_checkpoint(path, m2, *mixed, io::TrainState{});
+    expect([&] { io::load_checkpoint(path, m2, *nearest); }, {"mixed(fp16/fp32)"});
   }
   SUBCASE("a weights file is not a checkpoint") {
     io::save_safetensors(path, m);

@@ -204,9 +204,21 @@ int check_native(const Problem<T>& p, const std::vector<T>& C) {
   return bad;
 }
 
-const Case kCases[] = {{0, 5, 3},    {5, 0, 3},   {4, 3, 0},    {1, 1, 1},
-                       {7, 33, 5},   {33, 7, 1},  {1, 257, 7},  {33, 1, 33},
-                       {257, 33, 7}, {7, 7, 257}, {61, 37, 300}};
+const Case kCases[] = {{0, 5, 3},
+                       {5, 0, 3},
+                       {4, 3, 0},
+                       {1, 1, 1},
+                       {7, 33, 5},
+                       {33, 7, 1},
+                       {1, 257, 7},
+                       {33, 1, 33},
+                       {257, 33, 7},
+                       {7, 7, 257},
+                       {61, 37, 300},
+                       // small batches (the GEMV path for NT): K tails, column tails
+                       {2, 67, 301},
+                       {4, 9, 1031},
+                       {3, 130, 17}};
 
 std::string tname(Trans t) {
   return t == Trans::No ? "N" : "T";

@@ -131,6 +131,7 @@ TEST_CASE("gradcheck: a whole Sequential CNN through Sequential::backward") {
   m.add<nn::Flatten>();
   m.add<nn::Dense>(18, 3);
   m.init(5);
+  m.set_input_grad(true);
   auto x = randn<double>({2, 2, 4, 6}, rng);
   std::vector<std::int32_t> labels{2, 0};
   auto out = nn::softmax_cross_entropy(m.forward(x, nn::Mode::Train), labels);
@@ -145,4 +146,42 @@ TEST_CASE("gradcheck: a whole Sequential CNN through Sequential::backward") {
                        (2 * h);
     CHECK(std::fabs(num - dx[i]) <= 1e-6 * (1 + std::fabs(num)));
   }
+}
+
+TEST_CASE("Sequential skips the first layer's input gradient unless asked, same weight gradients") {
+  Rng rng(11);
+  nn::Sequential<double> a, b;
+  for (auto* m : {&a, &b}) {
+    m->add<nn::Conv2D>(2, 3, 3, 1, 1);
+    m->add<nn::ReLU>();
+    m->add<nn::Flatten>();
+    m->add<nn::Dense>(3 * 4 * 6, 3);
+    m->init(3);
+  }
+  CHECK_FALSE(a.input_grad());
+  CHECK_FALSE(a[0].needs_input_grad());
+  CHECK(a[1].needs_input_grad());
+  b.set_input_grad(true);
+  CHECK(b[0].needs_input_grad());
+  auto x = randn<double>({2, 2, 4, 6}, rng);
+  std::vector<std::int32_t> labels{1, 2};
+  auto la = nn::softmax_cross_entropy(a.forward(x, nn::Mode::Train), labels);
+  auto lb = nn::softmax_cross_entropy(b.forward(x, nn::Mode::Train), labels);
+  CHECK(a.backward(la.grad).size() == 0);
+  auto dx = b.backward(lb.grad);
+  CHECK(dx.shape() == x.shape());
+  auto pa = a.parameters(), pb = b.parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    for (std::size_t j = 0; j < pa[i]->grad.size(); ++j) CHECK(pa[i]->grad[j] == pb[i]->grad[j]);
+  // a Dense first layer too; the twin keeps the setting
+  nn::Sequential<float> d;
+  d.add<nn::Dense>(4, 2);
+  d.init(1);
+  auto dh = d.cast<half>();
+  CHECK_FALSE(dh[0].needs_input_grad());
+  Tensor<float> xd({3, 4}, 0.5f);
+  d.forward(xd, nn::Mode::Train);
+  CHECK(d.backward(Tensor<float>({3, 2}, 1.0f)).size() == 0);
+  CHECK(d[0].parameters()[0]->grad[0] == doctest::Approx(1.5));  // sum over the batch of 0.5
 }

@@ -1,6 +1,9 @@
 // Conv2D and pooling against naive direct-loop references (double), forward and backward,
 // and the layers' fp16/bf16 outputs against the double output within a bound derived
 // from the unit roundoff.
+#include <cmath>
+#include <limits>
+
 #include "nn/nn_test_util.hpp"
 
 using namespace pure16;
@@ -122,6 +125,40 @@ TEST_CASE("MaxPool2D and AvgPool2D equal direct loops, forward and backward") {
   nn::MaxPool2D<double> mp(3);
   CHECK_THROWS_WITH_AS(mp.forward(Tensor<double>({1, 1, 2, 5}), nn::Mode::Eval),
                        doctest::Contains("MaxPool2D(kernel=3)"), pure16::InvalidArgument);
+}
+
+TEST_CASE("MaxPool2D 2x2/2 in fp16: ties go to the first maximum, a NaN wins, odd sizes") {
+  // values with many ties (small integers) and NaNs; H, W odd so the last row/column drop
+  const std::size_t N = 2, C = 3, H = 7, W = 9, OH = 3, OW = 4;
+  Rng rng(5);
+  Tensor<half> x({N, C, H, W});
+  for (auto& v : x) v = half(float(rng.below(3)));
+  x[10] = half(std::nanf(""));
+  x[W + 3] = half(std::nanf(""));  // second row of the window at (0, 1), after a number
+  x[2 * H * W + 4] = -half(std::numeric_limits<float>::infinity());
+  nn::MaxPool2D<half> mp(2);
+  auto y = mp.forward(x, nn::Mode::Train);
+  REQUIRE(y.shape() == Shape{N, C, OH, OW});
+  Tensor<half> dy(y.shape());
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = half(float(i % 7) + 1.0f);
+  auto dx = mp.backward(dy);
+  std::vector<float> rdx(x.size(), 0.0f);
+  for (std::size_t nc = 0; nc < N * C; ++nc)
+    for (std::size_t oy = 0; oy < OH; ++oy)
+      for (std::size_t ox = 0; ox < OW; ++ox) {
+        std::size_t best = nc * H * W + 2 * oy * W + 2 * ox;
+        for (std::size_t i = 0; i < 2; ++i)
+          for (std::size_t j = 0; j < 2; ++j) {
+            const std::size_t at = nc * H * W + (2 * oy + i) * W + 2 * ox + j;
+            const float v = float(x[at]), b = float(x[best]);
+            if (!std::isnan(b) && (std::isnan(v) || v > b)) best = at;
+          }
+        const std::size_t o = (nc * OH + oy) * OW + ox;
+        const float got = float(y[o]), want = float(x[best]);
+        CHECK(((std::isnan(got) && std::isnan(want)) || got == want));
+        rdx[best] += float(dy[o]);
+      }
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(float(dx[i]) == rdx[i]);
 }
 
 // ---- fp16 / bf16 outputs against double ---------------------------------------------

@@ -142,13 +142,19 @@ TEST_CASE_TEMPLATE("fit learns a separable problem and logs every epoch", T, hal
 
   const auto lines = lines_of(fo.csv_path);
   REQUIRE(lines.size() == 5);
-  CHECK(lines[0] == "epoch,train_loss,train_acc,test_acc,seconds,lr,skipped");
+  CHECK(lines[0] ==
+        "epoch,train_loss,train_acc,test_acc,seconds,lr,skipped,test_loss,loss_scale,"
+        "overflow_skipped,cpu_seconds");
   std::istringstream last(lines[4]);
   std::string field;
   std::vector<std::string> fields;
   while (std::getline(last, field, ',')) fields.push_back(field);
-  REQUIRE(fields.size() == 7);
+  REQUIRE(fields.size() == 11);
   CHECK(fields[0] == "4");
+  CHECK(std::stod(fields[7]) == doctest::Approx(r.test.loss).epsilon(1e-6));
+  CHECK(fields[8] == "1");  // a pure run has no loss scale
+  CHECK(fields[9] == "0");
+  CHECK(std::stod(fields[10]) >= 0.0);
   CHECK(std::stod(fields[1]) == doctest::Approx(r.epochs.back().train_loss).epsilon(1e-6));
   CHECK(std::stod(fields[3]) == doctest::Approx(r.test.accuracy).epsilon(1e-6));
   CHECK(std::stod(fields[5]) == doctest::Approx(0.1));

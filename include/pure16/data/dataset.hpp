@@ -11,6 +11,10 @@
 //    set; set the same Normalization on the test set.
 //  * batch<T>(indices, layout) gathers samples into a Tensor<T> [B, C, H, W] (Layout::NCHW)
 //    or [B, C*H*W] (Layout::Flat): each value is computed in float and rounded once to T.
+//  * Regression: set_targets(values, dim) attaches dim real-valued targets per sample (in
+//    float, in sample order); batch_targets<T>(indices) gathers them as a Tensor<T>
+//    [B, dim], each rounded once to T. Labels stay (use 0 with num_classes 1 when there
+//    are none).
 //  * Loader walks a data set in mini-batches; with shuffling, each epoch is a Fisher-Yates
 //    permutation drawn from a pure16::Rng seeded once, so a seed gives the same order on
 //    every platform and in every precision. Its Rng state can be saved and restored
@@ -124,7 +128,42 @@ class Dataset {
     d.labels_.resize(n);
     if (!d.u8_.empty()) d.u8_.resize(n * sample_size());
     if (!d.f32_.empty()) d.f32_.resize(n * sample_size());
+    if (d.has_targets()) d.targets_.resize(n * target_dim_);
     return d;
+  }
+
+  /// Attach `dim` real-valued targets per sample (regression); values.size() = size() * dim.
+  void set_targets(std::vector<float> values, std::size_t dim) {
+    if (dim == 0 || values.size() != n_ * dim) {
+      throw pure16::InvalidArgument(
+          "pure16::data::Dataset '" + name_ + "': " + std::to_string(values.size()) +
+          " targets for " + std::to_string(n_) + " samples of dimension " + std::to_string(dim));
+    }
+    targets_ = std::move(values);
+    target_dim_ = dim;
+  }
+  bool has_targets() const { return target_dim_ > 0; }
+  std::size_t target_dim() const { return target_dim_; }
+  std::span<const float> targets() const { return targets_; }
+
+  /// Targets of `indices` as a [B, target_dim] tensor, rounded once to T.
+  template <Scalar T>
+  Tensor<T> batch_targets(std::span<const std::size_t> indices) const {
+    if (!has_targets()) {
+      throw pure16::LogicError("pure16::data::Dataset '" + name_ +
+                               "' has no real-valued targets (set_targets)");
+    }
+    Tensor<T> t({indices.size(), target_dim_});
+    for (std::size_t r = 0; r < indices.size(); ++r) {
+      const std::size_t s = indices[r];
+      if (s >= n_) {
+        throw pure16::OutOfRange("pure16::data::Dataset '" + name_ + "': sample " +
+                                 std::to_string(s) + " of " + std::to_string(n_));
+      }
+      for (std::size_t j = 0; j < target_dim_; ++j)
+        t[r * target_dim_ + j] = round_to<T>(targets_[s * target_dim_ + j]);
+    }
+    return t;
   }
 
   /// Samples `indices` as a batch tensor, values rounded once to T.
@@ -206,6 +245,8 @@ class Dataset {
   std::vector<std::uint8_t> u8_;
   std::vector<float> f32_;
   std::vector<std::int32_t> labels_;
+  std::vector<float> targets_;
+  std::size_t target_dim_ = 0;
   double scale_ = 1.0;
   Normalization norm_;
 };
@@ -301,6 +342,10 @@ class Loader {
     return data_->batch<T>(indices(b), layout);
   }
   std::vector<std::int32_t> labels(std::size_t b) const { return data_->batch_labels(indices(b)); }
+  template <Scalar T>
+  Tensor<T> targets(std::size_t b) const {
+    return data_->batch_targets<T>(indices(b));
+  }
 
   const std::vector<std::size_t>& order() const { return order_; }
   const Dataset& dataset() const { return *data_; }

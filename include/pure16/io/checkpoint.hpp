@@ -4,19 +4,26 @@
 //  * save_checkpoint(path, model, optimizer, state) writes one safetensors file, atomically
 //    (a crash or error mid-write leaves the previous checkpoint intact, see atomic_file.hpp):
 //      tensors  "model.<state name>"      every parameter and buffer, in T's dtype (exact)
-//               "optim.<slot name>"       every optimizer state tensor, in T's dtype
+//               "optim.<slot name>"       every optimizer state tensor: Optimizer::state()
+//                                         in T's dtype, Optimizer::fp32_state() in F32
+//                                         (mixed precision's masters and moments)
 //      metadata "format" = "pure16-checkpoint", "pure16_version", "scalar_type",
 //               "accumulate", "architecture" (the layer specs), "optimizer" (its name),
-//               "optimizer_steps", "lr" (decimal that reads back exactly),
-//               "rounder_state" (the stochastic-rounding generator of ParamOptimizer),
+//               "precision" (Optimizer::precision_label(), e.g. "fp16+compensated" or
+//               "mixed(fp16/fp32)"), "optimizer_steps", "lr" (decimal that reads back
+//               exactly), "optimizer_scalars" (JSON object of Optimizer::scalars(): the
+//               stochastic-rounding generator, the loss scale, ...),
 //               "layer_rng" ({layer index: generator state} of layers that have one, e.g.
 //               Dropout), "epoch", "step", "data_rng" (TrainState's shuffling generator).
 //    Generator states are JSON with the 64-bit words as integers and the Box-Muller spare as
 //    its bit pattern, so they restore exactly.
 //  * load_checkpoint(path, model, optimizer) checks that the file is a checkpoint of the
-//    same architecture, scalar type and optimizer, that every model and optimizer tensor is
-//    present with its shape and nothing else is, then restores tensors, optimizer step count,
-//    learning rate and generator states, and layer generators, and returns the TrainState.
+//    same architecture, scalar type, optimizer and precision label, that every model and
+//    optimizer tensor is present with its shape and nothing else is, then restores tensors,
+//    optimizer step count, learning rate and scalars, and layer generators, and returns the
+//    TrainState. The optimizer is reached only through the optim::Optimizer interface.
+//    (Files written before "optimizer_scalars" existed carry "rounder_state" instead; it is
+//    read as that scalar.)
 //    Nothing is modified unless the whole file checks out; errors are io::Error naming the
 //    file and what is wrong. "epoch" (<= INT_MAX, what fit() counts in), "step" and
 //    "optimizer_steps" must be plain non-negative decimal integers. Continuing training from the
@@ -33,7 +40,6 @@
 #include <optional>
 #include <pure16/io/safetensors.hpp>
 #include <pure16/nn/sequential.hpp>
-#include <pure16/optim/detail.hpp>
 #include <pure16/optim/optimizer.hpp>
 #include <pure16/random.hpp>
 #include <string>
@@ -168,8 +174,10 @@ void save_checkpoint(const std::filesystem::path& path, nn::Sequential<T>& model
   meta["optimizer"] = opt.name();
   meta["optimizer_steps"] = std::to_string(opt.steps());
   meta["lr"] = detail::exact_double(opt.lr());
-  if (auto* po = dynamic_cast<optim::ParamOptimizer<T>*>(&opt))
-    meta["rounder_state"] = std::to_string(po->rounder_state());
+  meta["precision"] = opt.precision_label();
+  nlohmann::json scalars = nlohmann::json::object();
+  for (const auto& [k, v] : opt.scalars()) scalars[k] = v;
+  meta["optimizer_scalars"] = scalars.dump();
   nlohmann::json layers = nlohmann::json::object();
   for (std::size_t i = 0; i < model.size(); ++i)
     if (auto s = model[i].rng_state()) layers[std::to_string(i)] = detail::rng_to_json(*s);
@@ -180,6 +188,7 @@ void save_checkpoint(const std::filesystem::path& path, nn::Sequential<T>& model
   for (const auto& [k, v] : meta) w.set_metadata(k, v);
   detail::add_model_tensors(w, model, "model.", std::nullopt, false);
   for (const auto& s : opt.state()) w.add("optim." + s.name, *s.tensor);
+  for (const auto& s : opt.fp32_state()) w.add("optim." + s.name, *s.tensor);
   w.save(path);
 }
 
@@ -217,9 +226,24 @@ TrainState load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>&
       detail::meta_count(file, "optimizer_steps", std::numeric_limits<std::int64_t>::max());
   const double lr = detail::meta_double(file, "lr");
   if (!std::isfinite(lr) || lr < 0) throw file.error("metadata 'lr' is not a learning rate");
-  auto* po = dynamic_cast<optim::ParamOptimizer<T>*>(&opt);
-  std::optional<std::uint64_t> rounder;
-  if (po) rounder = detail::meta_u64(file, "rounder_state");
+  if (const auto p = file.metadata("precision"); p && *p != opt.precision_label()) {
+    throw file.error("checkpoint was written by a " + *p + " run; it does not resume a " +
+                     opt.precision_label() + " run");
+  }
+  optim::Scalars scalars;
+  if (file.metadata("optimizer_scalars")) {
+    const nlohmann::json j = detail::meta_json(file, "optimizer_scalars");
+    if (!j.is_object()) throw file.error("metadata 'optimizer_scalars' is not a JSON object");
+    for (const auto& [k, v] : j.items()) {
+      if (!v.is_string()) throw file.error("optimizer scalar '" + k + "' is not a string");
+      scalars[k] = v.template get<std::string>();
+    }
+  } else if (file.metadata("rounder_state")) {  // written before optimizer_scalars existed
+    scalars["rounder_state"] = std::to_string(detail::meta_u64(file, "rounder_state"));
+  }
+  for (const auto& [k, v] : opt.scalars()) {
+    if (!scalars.count(k)) throw file.error("checkpoint has no optimizer scalar '" + k + "'");
+  }
 
   const nlohmann::json layer_rng = detail::meta_json(file, "layer_rng");
   if (!layer_rng.is_object()) throw file.error("metadata 'layer_rng' is not a JSON object");
@@ -238,7 +262,22 @@ TrainState load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>&
   detail::stage_model(file, model, "model.", staged);
   std::vector<std::pair<std::string, Tensor<T>*>> ostate;
   for (const auto& s : opt.state()) ostate.emplace_back(s.name, s.tensor);
-  detail::stage_tensors<T>(file, "optim.", ostate, nullptr, "optimizer", staged);
+  std::vector<std::pair<std::string, Tensor<float>*>> ostate32;
+  for (const auto& s : opt.fp32_state()) ostate32.emplace_back(s.name, s.tensor);
+  // Each list accepts the other's names under "optim."; together they must cover the file.
+  auto in_fp32 = [&](const TensorEntry&, const std::string& n) {
+    for (const auto& [name, t] : ostate32)
+      if (name == n) return true;
+    return false;
+  };
+  auto in_t = [&](const TensorEntry&, const std::string& n) {
+    for (const auto& [name, t] : ostate)
+      if (name == n) return true;
+    return false;
+  };
+  detail::stage_tensors<T>(file, "optim.", ostate, in_fp32, "optimizer", staged);
+  detail::StagedLoad<float> staged32;
+  detail::stage_tensors<float>(file, "optim.", ostate32, in_t, "optimizer", staged32);
   std::vector<std::string> stray;
   for (const auto& e : file.entries())
     if (!e.name.starts_with("model.") && !e.name.starts_with("optim.")) stray.push_back(e.name);
@@ -246,11 +285,16 @@ TrainState load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>&
     throw file.error("checkpoint has tensors " + detail::quoted_list(stray) +
                      " it should not have");
 
+  try {
+    opt.restore_scalars(scalars);  // checks every value first; changes nothing on error
+  } catch (const pure16::InvalidArgument& e) {
+    throw file.error(std::string("optimizer scalars: ") + e.what());
+  }
   staged.commit();
+  staged32.commit();
   for (const auto& [i, s] : rngs) model[i].set_rng_state(s);
   opt.set_steps(steps);
   opt.set_lr(lr);
-  if (po) po->set_rounder_state(*rounder);
   return ts;
 }
 

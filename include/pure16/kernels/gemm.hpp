@@ -29,6 +29,9 @@
 //    rounded once on store. Avx512Bf16 + bfloat16 + Float accumulation packs pairs of k
 //    and uses VDPBF16PS (products exact, sums in float; note the instruction treats
 //    bfloat16/float subnormals as zero). double uses Eigen's GEMM.
+//    Small batches (M <= 4, A not transposed, B transposed: x W^T with W [N, K]) take a
+//    GEMV path instead, which reads B once straight from T (no packing) and sums each dot
+//    product in float (16 partial sums on AVX2+), rounding each element of C once.
 //  * Threads: opt.threads (0 = OpenMP's default, only for problems large enough to gain);
 //    the work is split into independent column (or row) ranges. Inside an OpenMP parallel
 //    region the call runs on the calling thread only (no oversubscription).
@@ -662,6 +665,125 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
   }
 }
 
+// ---- small-batch path: C[M x N] = op(A) * B^T with M <= kGemvMaxRows -------------------
+// Batch-1..4 inference (x W^T with W [N, K] row-major) is bound by reading W: packing W into
+// float panels would write (and then read) twice the bytes of a 16-bit W. This path reads
+// each row of W once, straight from T (F16C / bfloat16 shifts), against the M rows of A
+// converted to float once, with FMA in float registers and one rounding per output.
+inline constexpr std::size_t kGemvMaxRows = 4;
+
+#if PURE16_X86
+PURE16_TARGET_AVX2 inline float hsum_avx2(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// out[i][j] (i < M, j < 4) = sum_k a[i][k] * b_j[k] for the 4 rows b_j of B at `b` (row stride
+// ldb); a: M float rows of length K, stride lda_f.
+template <class T>
+PURE16_TARGET_AVX2 inline void gemv4_avx2(std::size_t M, std::size_t K, const float* a,
+                                          std::size_t lda_f, const T* b, std::size_t ldb,
+                                          std::size_t ncols, float out[kGemvMaxRows][4]) {
+  const T* bj[4];
+  for (std::size_t j = 0; j < 4; ++j) bj[j] = b + std::min(j, ncols - 1) * ldb;
+  const std::size_t K8 = K / 8 * 8, K16 = K / 16 * 16;
+  for (std::size_t i = 0; i < M; ++i) {
+    const float* ai = a + i * lda_f;
+    // two independent sums per column: 8 FMA chains hide the FMA latency
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    __m256 t0 = _mm256_setzero_ps(), t1 = _mm256_setzero_ps();
+    __m256 t2 = _mm256_setzero_ps(), t3 = _mm256_setzero_ps();
+    std::size_t k = 0;
+    for (; k < K16; k += 16) {
+      const __m256 x = _mm256_loadu_ps(ai + k), y = _mm256_loadu_ps(ai + k + 8);
+      s0 = _mm256_fmadd_ps(x, load8_avx2(bj[0] + k), s0);
+      s1 = _mm256_fmadd_ps(x, load8_avx2(bj[1] + k), s1);
+      s2 = _mm256_fmadd_ps(x, load8_avx2(bj[2] + k), s2);
+      s3 = _mm256_fmadd_ps(x, load8_avx2(bj[3] + k), s3);
+      t0 = _mm256_fmadd_ps(y, load8_avx2(bj[0] + k + 8), t0);
+      t1 = _mm256_fmadd_ps(y, load8_avx2(bj[1] + k + 8), t1);
+      t2 = _mm256_fmadd_ps(y, load8_avx2(bj[2] + k + 8), t2);
+      t3 = _mm256_fmadd_ps(y, load8_avx2(bj[3] + k + 8), t3);
+    }
+    for (; k < K8; k += 8) {
+      const __m256 x = _mm256_loadu_ps(ai + k);
+      s0 = _mm256_fmadd_ps(x, load8_avx2(bj[0] + k), s0);
+      s1 = _mm256_fmadd_ps(x, load8_avx2(bj[1] + k), s1);
+      s2 = _mm256_fmadd_ps(x, load8_avx2(bj[2] + k), s2);
+      s3 = _mm256_fmadd_ps(x, load8_avx2(bj[3] + k), s3);
+    }
+    float r[4] = {hsum_avx2(_mm256_add_ps(s0, t0)), hsum_avx2(_mm256_add_ps(s1, t1)),
+                  hsum_avx2(_mm256_add_ps(s2, t2)), hsum_avx2(_mm256_add_ps(s3, t3))};
+    for (std::size_t k = K8; k < K; ++k)
+      for (std::size_t j = 0; j < 4; ++j) r[j] += ai[k] * static_cast<float>(bj[j][k]);
+    for (std::size_t j = 0; j < 4; ++j) out[i][j] = r[j];
+  }
+}
+#endif
+
+// Columns [j0, j1) of the small-batch product; a: M float rows (stride lda_f).
+template <class T>
+void gemv_columns(Isa isa, std::size_t M, std::size_t j0, std::size_t j1, std::size_t K,
+                  float alpha, const float* a, std::size_t lda_f, const T* B, std::size_t ldb,
+                  float beta, T* C, std::size_t ldc) {
+  for (std::size_t j = j0; j < j1; j += 4) {
+    const std::size_t nj = std::min<std::size_t>(4, j1 - j);
+    float out[kGemvMaxRows][4];
+#if PURE16_X86
+    if (isa != Isa::Portable) {
+      gemv4_avx2<T>(M, K, a, lda_f, B + j * ldb, ldb, nj, out);
+    } else
+#endif
+    {
+      (void)isa;
+      for (std::size_t i = 0; i < M; ++i)
+        for (std::size_t jj = 0; jj < 4; ++jj) {
+          const T* b = B + (j + std::min(jj, nj - 1)) * ldb;
+          float acc = 0.0f;
+          for (std::size_t k = 0; k < K; ++k) acc += a[i * lda_f + k] * static_cast<float>(b[k]);
+          out[i][jj] = acc;
+        }
+    }
+    for (std::size_t i = 0; i < M; ++i)
+      for (std::size_t jj = 0; jj < nj; ++jj) {
+        T& c = C[i * ldc + j + jj];
+        const float v = beta == 0.0f ? alpha * out[i][jj]
+                                     : std::fma(beta, static_cast<float>(c), alpha * out[i][jj]);
+        c = round_to<T>(v);
+      }
+  }
+}
+
+// C = alpha * A B^T + beta C for M <= kGemvMaxRows, A [M, K] (Trans::No), B [N, K].
+template <class T>
+void gemv_small_batch(const GemmOptions& opt, std::size_t M, std::size_t N, std::size_t K,
+                      float alpha, const T* A, std::size_t lda, const T* B, std::size_t ldb,
+                      float beta, T* C, std::size_t ldc, int threads) {
+  Workspace& ws = workspace();
+  const std::size_t lda_f = round_up(K, 16);
+  float* a = grow(ws.a, M * lda_f);
+  for (std::size_t i = 0; i < M; ++i) detail::to_float(A + i * lda, a + i * lda_f, K, opt.isa);
+  const std::size_t blocks = (N + 3) / 4;
+  threads = static_cast<int>(std::min<std::size_t>(std::max(threads, 1), blocks));
+  if (threads <= 1) {
+    gemv_columns<T>(opt.isa, M, 0, N, K, alpha, a, lda_f, B, ldb, beta, C, ldc);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+  {
+    const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+    const std::size_t nthr = static_cast<std::size_t>(omp_get_num_threads());
+    const std::size_t lo = std::min(N, blocks * t / nthr * 4);
+    const std::size_t hi = std::min(N, blocks * (t + 1) / nthr * 4);
+    if (lo < hi) gemv_columns<T>(opt.isa, M, lo, hi, K, alpha, a, lda_f, B, ldb, beta, C, ldc);
+  }
+#endif
+}
+
 inline Family family_for(Isa isa, bool native, bool is_bf16) {
   if (native) return isa == Isa::Portable ? Family::PortableNative : Family::Avx2Native;
   switch (isa) {
@@ -696,6 +818,11 @@ void gemm_float_family(const GemmOptions& opt, Trans ta, Trans tb, std::size_t M
                        std::size_t K, float alpha, const T* A, std::size_t lda, const T* B,
                        std::size_t ldb, float beta, T* C, std::size_t ldc) {
   const bool native = opt.accumulate == Accumulate::Native && detail::is_16bit_v<T>;
+  if (M <= kGemvMaxRows && ta == Trans::No && tb == Trans::Yes && !native) {
+    gemv_small_batch<T>(opt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                        thread_count(opt.threads, 16 * M, N, K));
+    return;
+  }
   const Family fam = family_for(opt.isa, native, std::is_same_v<T, bfloat16>);
   const Shape s = shape_of(fam);
   const std::size_t mt = (M + s.mr - 1) / s.mr, nt = (N + s.nr - 1) / s.nr;

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <pure16/error.hpp>
+#include <pure16/kernels/parallel.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
 #include <string>
@@ -33,13 +34,13 @@ class Elementwise : public Layer<T> {
     const T* xp = x.data();
     T* yp = y.data();
     const std::size_t n = x.size();
-    Acc buf[kChunk];
-    for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
-      const std::size_t c = std::min(kChunk, n - i0);
+    kernels::parallel_for((n + kChunk - 1) / kChunk, n, [&](std::size_t b) {
+      Acc buf[kChunk];
+      const std::size_t i0 = b * kChunk, c = std::min(kChunk, n - i0);
       widen(xp + i0, buf, c);
       for (std::size_t i = 0; i < c; ++i) buf[i] = d.f(buf[i]);
       narrow(buf, yp + i0, c);
-    }
+    });
     if (mode == Mode::Train) {
       cached_ = Derived::kKeepInput ? x : y;
     } else {
@@ -65,14 +66,14 @@ class Elementwise : public Layer<T> {
     const T* g = dy.data();
     T* o = dx.data();
     const std::size_t n = dy.size();
-    Acc cb[kChunk], gb[kChunk];
-    for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
-      const std::size_t m = std::min(kChunk, n - i0);
+    kernels::parallel_for((n + kChunk - 1) / kChunk, n, [&](std::size_t b) {
+      Acc cb[kChunk], gb[kChunk];
+      const std::size_t i0 = b * kChunk, m = std::min(kChunk, n - i0);
       widen(c + i0, cb, m);
       widen(g + i0, gb, m);
       for (std::size_t i = 0; i < m; ++i) gb[i] *= d.df(cb[i]);
       narrow(gb, o + i0, m);
-    }
+    });
     return dx;
   }
 

@@ -12,6 +12,8 @@
 //    dimension, so the weight gradient is rounded once), db = row sums of dY', and
 //    dcol = W^T dY' is folded back (col2im) with overlapping contributions summed under the
 //    Accumulate policy and rounded once per input element.
+//  * With needs_input_grad() false (a model's first layer) backward skips dcol and col2im.
+//  * im2col, col2im and the layout copies run on OpenMP's threads (kernels::parallel_for).
 //  * reset_parameters uses the layer's Init (Init::Default = PyTorch's default).
 #pragma once
 
@@ -19,6 +21,7 @@
 #include <cstddef>
 #include <pure16/error.hpp>
 #include <pure16/kernels/gemm.hpp>
+#include <pure16/kernels/parallel.hpp>
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
@@ -107,10 +110,11 @@ class Conv2D : public Layer<T> {
                      has_bias_ ? acc_t<T>(1) : acc_t<T>(0), yp.data(), cols,
                      kernels::GemmOptions{this->accumulate_});
     Tensor<T> y({n_, o_, oh_, ow_});
-    for (std::size_t o = 0; o < o_; ++o)
+    kernels::parallel_for(o_, o_ * cols, [&](std::size_t o) {
       for (std::size_t n = 0; n < n_; ++n)
         std::copy(yp.data() + o * cols + n * L, yp.data() + o * cols + (n + 1) * L,
                   y.data() + (n * o_ + o) * L);
+    });
     col_ = mode == Mode::Train ? col : Tensor<T>();
     return y;
   }
@@ -127,14 +131,16 @@ class Conv2D : public Layer<T> {
     const std::size_t ckk = c_ * k_ * k_, L = oh_ * ow_, cols = n_ * L;
     const kernels::GemmOptions opt{this->accumulate_};
     Tensor<T> dyp({o_, cols});
-    for (std::size_t n = 0; n < n_; ++n)
-      for (std::size_t o = 0; o < o_; ++o)
+    kernels::parallel_for(o_, o_ * cols, [&](std::size_t o) {
+      for (std::size_t n = 0; n < n_; ++n)
         std::copy(dy.data() + (n * o_ + o) * L, dy.data() + (n * o_ + o + 1) * L,
                   dyp.data() + o * cols + n * L);
+    });
     kernels::gemm<T>(kernels::Trans::No, kernels::Trans::Yes, o_, ckk, cols, acc_t<T>(1),
                      dyp.data(), cols, col_.data(), cols, acc_t<T>(0), weight_.grad.data(), ckk,
                      opt);
     if (has_bias_) row_sums(dyp.data(), o_, cols, bias_.grad.data(), this->accumulate_);
+    if (!this->needs_input_grad_) return Tensor<T>();  // first layer: dL/dx not needed
     Tensor<T> dcol({ckk, cols});
     kernels::gemm<T>(kernels::Trans::Yes, kernels::Trans::No, ckk, cols, o_, acc_t<T>(1),
                      weight_.value.data(), ckk, dyp.data(), cols, acc_t<T>(0), dcol.data(), cols,
@@ -164,35 +170,34 @@ class Conv2D : public Layer<T> {
 
   // col[(c*k + i)*k + j][n*L + oy*ow + ox] = x[n, c, oy*s + i - p, ox*s + j - p] (0 outside).
   void im2col(const T* x, T* col) const {
-    const std::size_t L = oh_ * ow_, cols = n_ * L;
-    for (std::size_t c = 0; c < c_; ++c)
-      for (std::size_t i = 0; i < k_; ++i)
-        for (std::size_t j = 0; j < k_; ++j) {
-          T* row = col + ((c * k_ + i) * k_ + j) * cols;
-          std::size_t lo, hi;
-          valid_range(j, w_, ow_, lo, hi);
-          for (std::size_t n = 0; n < n_; ++n) {
-            const T* img = x + (n * c_ + c) * h_ * w_;
-            T* out = row + n * L;
-            for (std::size_t oy = 0; oy < oh_; ++oy) {
-              const std::ptrdiff_t iy = std::ptrdiff_t(oy * s_ + i) - std::ptrdiff_t(p_);
-              T* o = out + oy * ow_;
-              if (iy < 0 || iy >= std::ptrdiff_t(h_)) {
-                std::fill(o, o + ow_, T(0));
-                continue;
-              }
-              std::fill(o, o + lo, T(0));
-              std::fill(o + hi, o + ow_, T(0));
-              if (lo == hi) continue;
-              const T* src = img + std::size_t(iy) * w_ + (lo * s_ + j - p_);
-              if (s_ == 1) {
-                std::copy(src, src + (hi - lo), o + lo);
-              } else {
-                for (std::size_t ox = lo; ox < hi; ++ox) o[ox] = src[(ox - lo) * s_];
-              }
-            }
+    const std::size_t L = oh_ * ow_, cols = n_ * L, kk = k_ * k_;
+    kernels::parallel_for(c_ * kk, c_ * kk * cols, [&](std::size_t r) {
+      const std::size_t c = r / kk, i = (r % kk) / k_, j = r % k_;
+      T* row = col + r * cols;
+      std::size_t lo, hi;
+      valid_range(j, w_, ow_, lo, hi);
+      for (std::size_t n = 0; n < n_; ++n) {
+        const T* img = x + (n * c_ + c) * h_ * w_;
+        T* out = row + n * L;
+        for (std::size_t oy = 0; oy < oh_; ++oy) {
+          const std::ptrdiff_t iy = std::ptrdiff_t(oy * s_ + i) - std::ptrdiff_t(p_);
+          T* o = out + oy * ow_;
+          if (iy < 0 || iy >= std::ptrdiff_t(h_)) {
+            std::fill(o, o + ow_, T(0));
+            continue;
+          }
+          std::fill(o, o + lo, T(0));
+          std::fill(o + hi, o + ow_, T(0));
+          if (lo == hi) continue;
+          const T* src = img + std::size_t(iy) * w_ + (lo * s_ + j - p_);
+          if (s_ == 1) {
+            std::copy(src, src + (hi - lo), o + lo);
+          } else {
+            for (std::size_t ox = lo; ox < hi; ++ox) o[ox] = src[(ox - lo) * s_];
           }
         }
+      }
+    });
   }
 
   // dx[n, c, y, x] = sum of the dcol entries that im2col read from (n, c, y, x), summed
@@ -201,8 +206,10 @@ class Conv2D : public Layer<T> {
     using Acc = acc_t<T>;
     const std::size_t L = oh_ * ow_, cols = n_ * L, hw = h_ * w_;
     const bool native = this->accumulate_ == Accumulate::Native;
-    std::vector<Acc> acc(hw), row(L);
-    for (std::size_t n = 0; n < n_; ++n)
+    kernels::parallel_for(n_, n_ * c_ * k_ * k_ * L, [&](std::size_t n) {
+      thread_local std::vector<Acc> acc, row;
+      acc.resize(hw);
+      row.resize(L);
       for (std::size_t c = 0; c < c_; ++c) {
         std::fill(acc.begin(), acc.end(), Acc(0));
         for (std::size_t i = 0; i < k_; ++i)
@@ -228,6 +235,7 @@ class Conv2D : public Layer<T> {
           }
         narrow(acc.data(), dx + (n * c_ + c) * hw, hw);
       }
+    });
   }
 
   std::size_t c_, o_, k_, s_, p_;

@@ -85,9 +85,12 @@ class Dense : public Layer<T> {
                                     shape_str(dy.shape()));
     }
     const kernels::GemmOptions opt{this->accumulate_};
-    Tensor<T> dx({n, in_});
-    kernels::gemm<T>(kernels::Trans::No, kernels::Trans::No, n, in_, out_, acc_t<T>(1), dy.data(),
-                     out_, weight_.value.data(), in_, acc_t<T>(0), dx.data(), in_, opt);
+    Tensor<T> dx;
+    if (this->needs_input_grad_) {
+      dx = Tensor<T>({n, in_});
+      kernels::gemm<T>(kernels::Trans::No, kernels::Trans::No, n, in_, out_, acc_t<T>(1), dy.data(),
+                       out_, weight_.value.data(), in_, acc_t<T>(0), dx.data(), in_, opt);
+    }
     kernels::gemm<T>(kernels::Trans::Yes, kernels::Trans::No, out_, in_, n, acc_t<T>(1), dy.data(),
                      out_, x_.data(), in_, acc_t<T>(0), weight_.grad.data(), in_, opt);
     if (has_bias_) column_sums(dy.data(), n, out_, bias_.grad.data(), this->accumulate_);

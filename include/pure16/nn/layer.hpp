@@ -4,7 +4,9 @@
 //  * A Layer<T> keeps all its state in T: parameters, their gradients, cached activations
 //    and buffers (e.g. batch-norm running statistics).
 //  * forward(x, mode) caches what backward needs (in Mode::Train; Eval may skip caching).
-//  * backward(dy) returns dL/dx and OVERWRITES each parameter's grad with dL/dparam for
+//  * backward(dy) returns dL/dx (an empty tensor when needs_input_grad() is false: the
+//    layer then skips that computation, e.g. as the first layer, whose input is data) and
+//    OVERWRITES each parameter's grad with dL/dparam for
 //    the batch of the last forward (it does not accumulate across calls).
 //  * spec() describes the layer (type name + numeric hyper-parameters) so that a layer of
 //    another scalar type can be rebuilt from it (nn/factory.hpp) — this is how
@@ -87,8 +89,14 @@ class Layer {
 
   std::string type() const { return spec().type; }
 
+  /// Whether backward() must compute dL/dx (default true). Sequential turns it off for its
+  /// first layer unless asked for the input gradient (PyTorch skips it the same way).
+  void set_needs_input_grad(bool on) { needs_input_grad_ = on; }
+  bool needs_input_grad() const { return needs_input_grad_; }
+
  protected:
   Accumulate accumulate_ = Accumulate::Float;
+  bool needs_input_grad_ = true;
 };
 
 }  // namespace pure16::nn

@@ -6,12 +6,13 @@
 //    per row m = max(logits) (exact in T), e_j = exp(x_j - m) formed in acc_t<T>, and
 //    s = sum_j e_j under the Accumulate policy (Native: e_j rounded to T and the sum
 //    rounded to T after each addition). loss_i = m + log(s) - x_label, grad_ij =
-//    (e_j / s - [j == label]) / N rounded once to T. Since x_j - m <= 0 and s >= 1, no
-//    step overflows or divides by zero: loss and gradient are finite for finite logits in
-//    every scalar type (e.g. fp16 logits of +-60000).
+//    grad_scale * (e_j / s - [j == label]) / N rounded once to T (grad_scale = 1 unless a
+//    loss scaler asks for more, see optim/mixed.hpp; the loss value is never scaled). Since x_j - m
+//    <= 0 and s >= 1, no step overflows or divides by zero: loss and gradient are finite for finite
+//    logits in every scalar type (e.g. fp16 logits of +-60000).
 //  * softmax(logits) returns the probabilities [N, C] in T, same scheme.
 //  * mse(pred, target) returns mean((pred - target)^2) over all elements and grad =
-//    2 (pred - target) / numel, each element rounded once to T.
+//    grad_scale * 2 (pred - target) / numel, each element rounded once to T.
 //  * The loss value is reduced in double: it is a logging value, not part of the training
 //    arithmetic, which is the gradient.
 //  * argmax_rows(t [N, C]) gives the index of the largest value in each row (the first on
@@ -72,7 +73,7 @@ void row_softmax_parts(const T* x, std::size_t c, Accumulate acc, acc_t<T>* e, a
 
 template <Scalar T>
 LossOutput<T> softmax_cross_entropy(const Tensor<T>& logits, std::span<const std::int32_t> labels,
-                                    Accumulate acc = Accumulate::Float) {
+                                    Accumulate acc = Accumulate::Float, double grad_scale = 1.0) {
   using Acc = acc_t<T>;
   detail::check_logits(logits, "softmax_cross_entropy");
   const std::size_t n = logits.dim(0), c = logits.dim(1);
@@ -83,7 +84,7 @@ LossOutput<T> softmax_cross_entropy(const Tensor<T>& logits, std::span<const std
   }
   LossOutput<T> out{0.0, Tensor<T>(logits.shape())};
   std::vector<Acc> e(c);
-  const Acc inv_n = Acc(1) / static_cast<Acc>(n);
+  const Acc inv_n = static_cast<Acc>(grad_scale) / static_cast<Acc>(n);
   double total = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const std::int32_t y = labels[i];
@@ -110,8 +111,8 @@ LossOutput<T> softmax_cross_entropy(const Tensor<T>& logits, std::span<const std
 template <Scalar T>
 LossOutput<T> softmax_cross_entropy(const Tensor<T>& logits,
                                     const std::vector<std::int32_t>& labels,
-                                    Accumulate acc = Accumulate::Float) {
-  return softmax_cross_entropy(logits, std::span<const std::int32_t>(labels), acc);
+                                    Accumulate acc = Accumulate::Float, double grad_scale = 1.0) {
+  return softmax_cross_entropy(logits, std::span<const std::int32_t>(labels), acc, grad_scale);
 }
 
 /// Row-wise softmax probabilities in T.
@@ -132,7 +133,7 @@ Tensor<T> softmax(const Tensor<T>& logits, Accumulate acc = Accumulate::Float) {
 
 /// Mean squared error over all elements.
 template <Scalar T>
-LossOutput<T> mse(const Tensor<T>& pred, const Tensor<T>& target) {
+LossOutput<T> mse(const Tensor<T>& pred, const Tensor<T>& target, double grad_scale = 1.0) {
   using Acc = acc_t<T>;
   if (pred.shape() != target.shape()) {
     throw pure16::InvalidArgument("pure16::nn::mse: prediction " + shape_str(pred.shape()) +
@@ -141,7 +142,7 @@ LossOutput<T> mse(const Tensor<T>& pred, const Tensor<T>& target) {
   LossOutput<T> out{0.0, Tensor<T>(pred.shape())};
   const std::size_t n = pred.size();
   if (n == 0) return out;
-  const Acc scale = Acc(2) / static_cast<Acc>(n);
+  const Acc scale = static_cast<Acc>(2 * grad_scale) / static_cast<Acc>(n);
   double total = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const Acc d = load(pred[i]) - load(target[i]);

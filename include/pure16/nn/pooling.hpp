@@ -11,10 +11,12 @@
 //    summed under the Accumulate policy and rounded once.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <pure16/error.hpp>
+#include <pure16/kernels/parallel.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
 #include <string>
@@ -68,9 +70,15 @@ class MaxPool2D : public Layer<T> {
     const bool train = mode == Mode::Train;
     arg_.assign(train ? y.size() : 0, 0);
     const std::size_t hw = g_.h * g_.w, ohw = g_.oh * g_.ow;
-    std::vector<acc_t<T>> win(hw);
-    for (std::size_t nc = 0; nc < g_.n * g_.c; ++nc) {
+    kernels::parallel_for(g_.n * g_.c, g_.n * g_.c * hw, [&](std::size_t nc) {
+      thread_local std::vector<acc_t<T>> win;
+      win.resize(hw);
       widen(x.data() + nc * hw, win.data(), hw);
+      if (k_ == 2 && s_ == 2) {  // the common 2x2/2 window, without the general loop's branches
+        pool2x2(win.data(), x.data() + nc * hw, y.data() + nc * ohw,
+                train ? arg_.data() + nc * ohw : nullptr);
+        return;
+      }
       for (std::size_t oy = 0; oy < g_.oh; ++oy)
         for (std::size_t ox = 0; ox < g_.ow; ++ox) {
           std::size_t best = oy * s_ * g_.w + ox * s_;
@@ -89,7 +97,7 @@ class MaxPool2D : public Layer<T> {
           y[o] = x[nc * hw + best];
           if (train) arg_[o] = static_cast<std::uint32_t>(best);
         }
-    }
+    });
     has_cache_ = train;
     return y;
   }
@@ -107,9 +115,10 @@ class MaxPool2D : public Layer<T> {
     Tensor<T> dx({g_.n, g_.c, g_.h, g_.w});
     const std::size_t hw = g_.h * g_.w, ohw = g_.oh * g_.ow;
     const bool native = this->accumulate_ == Accumulate::Native;
-    std::vector<Acc> acc(hw), g(ohw);
-    for (std::size_t nc = 0; nc < g_.n * g_.c; ++nc) {
-      std::fill(acc.begin(), acc.end(), Acc(0));
+    kernels::parallel_for(g_.n * g_.c, g_.n * g_.c * hw, [&](std::size_t nc) {
+      thread_local std::vector<Acc> acc, g;
+      acc.assign(hw, Acc(0));
+      g.resize(ohw);
       widen(dy.data() + nc * ohw, g.data(), ohw);
       const std::uint32_t* arg = arg_.data() + nc * ohw;
       for (std::size_t o = 0; o < ohw; ++o) {
@@ -118,11 +127,40 @@ class MaxPool2D : public Layer<T> {
         if (native) a = through<T>(a);
       }
       narrow(acc.data(), dx.data() + nc * hw, hw);
-    }
+    });
     return dx;
   }
 
  private:
+  // One image of a 2x2 stride-2 max pool: the same choice as the general loop (the first
+  // NaN in scan order, else the first largest value). Windows without NaN (the predictable
+  // case) take the max and the index of its first occurrence without data-dependent branches.
+  void pool2x2(const acc_t<T>* win, const T* x, T* y, std::uint32_t* arg) const {
+    using Acc = acc_t<T>;
+    const std::size_t w = g_.w;
+    for (std::size_t oy = 0; oy < g_.oh; ++oy) {
+      const Acc* r0 = win + 2 * oy * w;
+      const Acc* r1 = r0 + w;
+      const std::uint32_t base = static_cast<std::uint32_t>(2 * oy * w);
+      for (std::size_t ox = 0; ox < g_.ow; ++ox) {
+        const Acc a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+        const std::uint32_t p0 = base + static_cast<std::uint32_t>(2 * ox);
+        const std::uint32_t p2 = p0 + static_cast<std::uint32_t>(w);
+        std::uint32_t bi;
+        if ((a == a) & (b == b) & (c == c) & (d == d)) {
+          const Acc m = std::max(std::max(a, b), std::max(c, d));
+          const std::uint32_t na = a != m, nb = b != m, nc = c != m;
+          // first of a, b, c, d equal to m: offsets 0, 1, w, w + 1
+          bi = p0 + (na & (1 - nb)) + (na & nb) * (static_cast<std::uint32_t>(w) + nc);
+        } else {
+          bi = a != a ? p0 : b != b ? p0 + 1 : c != c ? p2 : p2 + 1;
+        }
+        y[oy * g_.ow + ox] = x[bi];
+        if (arg) arg[oy * g_.ow + ox] = bi;
+      }
+    }
+  }
+
   std::size_t k_, s_;
   detail::PoolGeometry g_;
   std::vector<std::uint32_t> arg_;  // per output: flat index of the max within its image

@@ -6,7 +6,10 @@
 //  * add() appends a layer; the layer's index in the chain is its PyTorch Sequential
 //    index, so state names are "<index>.<name>" ("0.weight", "3.running_mean", ...).
 //  * forward(x, mode) runs every layer; backward(dy) runs them in reverse and leaves each
-//    parameter's grad set for the last batch. forward_trace() returns every layer's output.
+//    parameter's grad set for the last batch; it returns dL/dx only after
+//    set_input_grad(true) (otherwise the first layer skips that work, as PyTorch does for
+//    inputs that need no gradient, and backward returns an empty tensor). forward_trace() returns
+//    every layer's output.
 //  * init(seed) fills every parameter from one Rng seeded with `seed`, layer by layer, so a
 //    Sequential<half> and a Sequential<float> with the same layers and seed start from the
 //    same weights up to rounding.
@@ -66,6 +69,7 @@ class Sequential {
   Layer<T>& add(std::unique_ptr<Layer<T>> layer) {
     if (!layer) throw pure16::InvalidArgument("pure16::Sequential::add: null layer");
     layer->set_accumulate(accumulate_);
+    if (layers_.empty()) layer->set_needs_input_grad(input_grad_);
     layers_.push_back(std::move(layer));
     return *layers_.back();
   }
@@ -101,6 +105,14 @@ class Sequential {
     }
     return outs;
   }
+
+  /// Whether backward() returns dL/dx (default false: the first layer skips computing the
+  /// gradient of the data, and backward() returns an empty tensor).
+  void set_input_grad(bool on) {
+    input_grad_ = on;
+    if (!layers_.empty()) layers_.front()->set_needs_input_grad(on);
+  }
+  bool input_grad() const { return input_grad_; }
 
   Tensor<T> backward(const Tensor<T>& grad_out) {
     Tensor<T> g = grad_out;
@@ -183,6 +195,7 @@ class Sequential {
   Sequential<U> cast() {
     Sequential<U> m = Sequential<U>::from_specs(specs());
     m.set_accumulate(accumulate_);
+    m.set_input_grad(input_grad_);
     if (input_shape_) m.set_input_shape(*input_shape_);
     auto src = state();
     auto dst = m.state();
@@ -287,6 +300,7 @@ class Sequential {
 
   std::vector<std::unique_ptr<Layer<T>>> layers_;
   Accumulate accumulate_ = Accumulate::Float;
+  bool input_grad_ = false;
   std::optional<Shape> input_shape_;
 };
 

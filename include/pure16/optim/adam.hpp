@@ -13,13 +13,15 @@
 //  overflow. v itself is stored in T and overflows fp16 only when (1-beta2) d^2 > 65504,
 //  i.e. |d| > ~8100 for beta2 = 0.999 in the first step; such a v is +inf and the element's
 //  update is then 0, never NaN. Each stored value is rounded once to T; the weight update
-//  uses the unrounded new moments (a fused kernel). The new weight is rounded stochastically
-//  when rounding = Rounding::Stochastic (16-bit T). eps goes through checked_epsilon<T>.
+//  uses the unrounded new moments (a fused kernel). The new weight is stored under
+//  `rounding` (nearest, stochastic or compensated; optim/detail.hpp). eps goes through
+//  checked_epsilon<T>.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <pure16/optim/detail.hpp>
 #include <pure16/optim/epsilon.hpp>
@@ -55,6 +57,9 @@ namespace detail {
 inline AdamOptions as_adam_options(const AdamWOptions& w) {
   return {w.lr, w.beta1, w.beta2, w.eps, w.weight_decay, w.allow_subnormal_eps, w.rounding, w.seed};
 }
+inline AdamWOptions as_adamw_options(const AdamOptions& a) {
+  return {a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.allow_subnormal_eps, a.rounding, a.seed};
+}
 }  // namespace detail
 
 template <Scalar T>
@@ -68,6 +73,9 @@ class Adam : public ParamOptimizer<T> {
   const AdamOptions& options() const { return o_; }
   /// The epsilon in use, as rounded to T.
   T epsilon() const { return eps_; }
+
+  /// Adam (or AdamW) in fp32; an unset eps becomes fp32's default epsilon.
+  std::unique_ptr<Optimizer<float>> fp32_twin(std::vector<Parameter<float>*> ps) const override;
 
   void step() override {
     const std::int64_t t = this->steps_ + 1;
@@ -106,7 +114,7 @@ class Adam : public ParamOptimizer<T> {
         }
         narrow(mf, m + k0, c);
         narrow(vf, v + k0, c);
-        this->store_weights(wf, w + k0, c);
+        this->store_weights(i, k0, wf, c);
       }
     }
     ++this->steps_;
@@ -141,5 +149,14 @@ class AdamW : public Adam<T> {
   AdamW(std::vector<Parameter<T>*> params, AdamWOptions o = {})
       : Adam<T>("pure16::optim::AdamW", std::move(params), detail::as_adam_options(o), true) {}
 };
+
+template <Scalar T>
+std::unique_ptr<Optimizer<float>> Adam<T>::fp32_twin(std::vector<Parameter<float>*> ps) const {
+  AdamOptions o = o_;
+  o.lr = this->lr_;
+  o.rounding = Rounding::NearestEven;
+  if (decoupled_) return std::make_unique<AdamW<float>>(std::move(ps), detail::as_adamw_options(o));
+  return std::make_unique<Adam<float>>(std::move(ps), o);
+}
 
 }  // namespace pure16::optim

@@ -1,15 +1,24 @@
 // pure16/optim/detail.hpp — plumbing shared by pure16's optimizers: the parameter list,
-// its validation, state tensors in T, and the (optionally stochastic) rounding of updates.
+// its validation, state tensors in T, and the rounding of the new weights.
 //
 // Contract: ParamOptimizer<T> keeps the parameter pointers (non-null, value and grad of
 // equal shape, checked at construction and at each step), allocates zero state tensors
-// shaped like each parameter, names them "<param index>.<slot>", and rounds the new
-// weight with round_weight() (nearest-even, or stochastic from a seeded
-// StochasticRounder when Rounding::Stochastic is chosen; moments always round to nearest).
+// shaped like each parameter, names them "<param index>.<slot>", and stores the new
+// weights with store_weights() under the optimizer's Rounding:
+//  * NearestEven: w = round(w_new).
+//  * Stochastic (16-bit T): w = stochastic_round(w_new) from a seeded StochasticRounder
+//    whose state is a checkpointed scalar ("rounder_state"). For float/double T: nearest.
+//  * Compensated (Kahan summation, any T): a state slot "<i>.compensation" in T holds c,
+//    the part of past updates that rounding dropped. With u = w_new - w (in acc_t<T>):
+//        y = u + c;   w' = round(w + y);   c' = round(y - (w' - w))
+//    so an update far below half an ulp of w accumulates in c until it moves w. It costs
+//    2 bytes per parameter (16-bit T) and stays pure 16-bit: c is stored in T.
+// Moments and other state always round to nearest.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <pure16/error.hpp>
 #include <pure16/ops.hpp>
 #include <pure16/optim/optimizer.hpp>
@@ -38,6 +47,31 @@ class ParamOptimizer : public Optimizer<T> {
     return out;
   }
 
+  Scalars scalars() const override { return {{"rounder_state", std::to_string(rounder_.state())}}; }
+  void restore_scalars(const Scalars& s) override {
+    const auto it = s.find("rounder_state");
+    if (it == s.end()) throw pure16::InvalidArgument(who() + ": no scalar 'rounder_state'");
+    std::size_t pos = 0;
+    unsigned long long v = 0;
+    try {
+      if (!it->second.empty() && it->second[0] != '-') v = std::stoull(it->second, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    if (pos == 0 || pos != it->second.size()) {
+      throw pure16::InvalidArgument(who() + ": scalar 'rounder_state' = '" + it->second +
+                                    "' is not an unsigned integer");
+    }
+    rounder_.set_state(v);
+  }
+
+  std::string precision_label() const override {
+    std::string l(scalar_traits<T>::name);
+    if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit) l += "+stochastic";
+    if (rounding_ == Rounding::Compensated) l += "+compensated";
+    return l;
+  }
+
   /// Stochastic-rounding generator state, for checkpoints that resume bit-identically.
   std::uint64_t rounder_state() const { return rounder_.state(); }
   void set_rounder_state(std::uint64_t s) { rounder_.set_state(s); }
@@ -60,6 +94,7 @@ class ParamOptimizer : public Optimizer<T> {
       }
     }
     set_lr(lr);
+    if (rounding_ == Rounding::Compensated) comp_ = add_slot("compensation");
   }
 
   const std::string& who() const { return who_; }
@@ -81,16 +116,25 @@ class ParamOptimizer : public Optimizer<T> {
     }
   }
 
-  /// The new weight rounded to T: stochastically for 16-bit T when asked, else nearest.
-  T round_weight(Acc w) {
-    if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit)
-      return rounder_.round<T>(static_cast<float>(w));
-    return round_to<T>(w);
-  }
-  /// round_weight over a block of n new weights.
-  void store_weights(const Acc* src, T* dst, std::size_t n) {
+  /// Store the n new weights `src` (in acc_t<T>) of parameter i from element k0 on, under
+  /// the optimizer's Rounding (see the header comment); n <= kChunk.
+  void store_weights(std::size_t i, std::size_t k0, const Acc* src, std::size_t n) {
+    T* dst = params_[i]->value.data() + k0;
     if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit) {
-      for (std::size_t k = 0; k < n; ++k) dst[k] = round_weight(src[k]);
+      for (std::size_t k = 0; k < n; ++k) dst[k] = rounder_.round<T>(static_cast<float>(src[k]));
+    } else if (rounding_ == Rounding::Compensated) {
+      T* cp = slot(comp_, i).data() + k0;
+      Acc old[kChunk], y[kChunk], s[kChunk] = {};  // {}: GCC cannot see the loop fills s
+      widen(dst, old, n);
+      widen(cp, y, n);
+      for (std::size_t k = 0; k < n; ++k) {
+        y[k] += src[k] - old[k];  // the update plus what earlier roundings dropped
+        s[k] = old[k] + y[k];
+      }
+      narrow(s, dst, n);
+      widen(dst, s, n);
+      for (std::size_t k = 0; k < n; ++k) y[k] -= s[k] - old[k];  // what this rounding dropped
+      narrow(y, cp, n);
     } else {
       narrow(src, dst, n);
     }
@@ -116,6 +160,7 @@ class ParamOptimizer : public Optimizer<T> {
   StochasticRounder rounder_;
 
  private:
+  std::size_t comp_ = 0;
   std::size_t slots_size(std::size_t i) const {
     return slots_.empty() ? params_[i]->value.size() : slots_.front().second[i].size();
   }

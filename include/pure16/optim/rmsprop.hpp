@@ -10,11 +10,13 @@
 //  d*d is formed in acc_t<T> (no fp16 overflow for |d| > 256); 1 - alpha is formed in
 //  acc_t<T>. Each stored value is rounded once to T; the update uses the unrounded new
 //  moments (a fused kernel). eps is checked by checked_epsilon<T> and used as rounded to T.
+//  The new weight is stored under `rounding` (see optim/detail.hpp).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <pure16/optim/detail.hpp>
 #include <pure16/optim/epsilon.hpp>
@@ -58,6 +60,13 @@ class RMSProp : public ParamOptimizer<T> {
 
   std::string name() const override { return "RMSProp"; }
   const RMSPropOptions& options() const { return o_; }
+
+  std::unique_ptr<Optimizer<float>> fp32_twin(std::vector<Parameter<float>*> ps) const override {
+    RMSPropOptions o = o_;
+    o.lr = this->lr_;
+    o.rounding = Rounding::NearestEven;
+    return std::make_unique<RMSProp<float>>(std::move(ps), o);
+  }
   /// The epsilon in use, as rounded to T.
   T epsilon() const { return eps_; }
 
@@ -105,7 +114,7 @@ class RMSProp : public ParamOptimizer<T> {
         narrow(sf, s + k0, c);
         if (use_mom) narrow(bf, b + k0, c);
         if (o_.centered) narrow(af, a + k0, c);
-        this->store_weights(wf, w + k0, c);
+        this->store_weights(i, k0, wf, c);
       }
     }
     ++this->steps_;

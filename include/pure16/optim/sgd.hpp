@@ -6,12 +6,13 @@
 //    b = momentum * b + d                  (state "<i>.momentum_buffer", in T; momentum > 0)
 //    d = nesterov ? d + momentum * b : b   (momentum > 0)
 //    w = w - lr * d
-//  Each stored value (b, w) is rounded once to T; w stochastically when
-//  rounding = Rounding::Stochastic (16-bit T only; seeded by `seed`).
+//  Each stored value (b, w) is rounded once to T; w under `rounding` (nearest, stochastic
+//  for 16-bit T seeded by `seed`, or compensated; see optim/detail.hpp).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <pure16/error.hpp>
 #include <pure16/optim/detail.hpp>
 #include <pure16/optim/epsilon.hpp>
@@ -49,6 +50,13 @@ class SGD : public ParamOptimizer<T> {
   std::string name() const override { return "SGD"; }
   const SGDOptions& options() const { return o_; }
 
+  std::unique_ptr<Optimizer<float>> fp32_twin(std::vector<Parameter<float>*> ps) const override {
+    SGDOptions o = o_;
+    o.lr = this->lr_;
+    o.rounding = Rounding::NearestEven;
+    return std::make_unique<SGD<float>>(std::move(ps), o);
+  }
+
   void step() override {
     const Acc lr = static_cast<Acc>(this->lr_);
     const Acc mom = static_cast<Acc>(o_.momentum);
@@ -76,7 +84,7 @@ class SGD : public ParamOptimizer<T> {
           wf[k] -= lr * d;
         }
         if (use_mom) narrow(bf, b + k0, c);
-        this->store_weights(wf, w + k0, c);
+        this->store_weights(i, k0, wf, c);
       }
     }
     ++this->steps_;

@@ -1,12 +1,19 @@
-// pure16/train/fit.hpp — the training loop: fit() and evaluate() for classifiers.
+// pure16/train/fit.hpp — the training loop: fit() and evaluate().
 //
 // Contract:
-//  * fit(model, optimizer, train, test, options) trains a Sequential<T> classifier with
-//    softmax cross-entropy for options.epochs epochs of mini-batches drawn by a
-//    data::Loader (shuffled each epoch from options.seed). Everything the model and the
-//    optimizer keep stays in T; batches are rounded once to T by the Dataset.
-//  * Per batch: forward (Mode::Train), loss and its gradient, backward, the non-finite
-//    guard (nn::check_finite on the loss, weights and gradients), optimizer step. The guard's
+//  * fit(model, optimizer, [loss,] train, test, options) trains a Sequential<T> for
+//    options.epochs epochs of mini-batches drawn by a data::Loader (shuffled each epoch
+//    from options.seed) under a train::Loss<T> (train/loss.hpp): softmax cross-entropy over
+//    labels by default, MSE over real-valued targets, or any user loss. Classification
+//    losses report accuracies; regression losses report only losses (accuracy NaN).
+//    Everything a pure optimizer keeps stays in T; batches are rounded once to T by the
+//    Dataset.
+//  * Per batch: forward (Mode::Train), loss and its gradient times opt.loss_scale() (the
+//    loss scale of mixed precision, 1 otherwise), backward, the non-finite guard
+//    (nn::check_finite on the loss, weights and gradients — gradients left out when the
+//    optimizer checks them itself, as a loss-scaling optimizer does: a non-finite gradient
+//    is then its cue to skip the step and lower the scale, counted in
+//    EpochStats::overflow_skipped), optimizer step, options.on_batch. The guard's
 //    policy: NonFinitePolicy::Stop throws nn::NonFiniteError naming the epoch, step and the
 //    layer/tensor at fault; NonFinitePolicy::Skip drops that batch's update and counts it
 //    (EpochStats::skipped) — more than max_skipped_in_a_row consecutive skips stop the run,
@@ -16,7 +23,7 @@
 //    that parameter (layer index, kind, tensor) and that step, whatever the policy (the
 //    update cannot be skipped after the fact).
 //  * The learning rate is set from options.schedule before every batch.
-//  * After each epoch: test accuracy (when a test set is given), one CSV line (when
+//  * After each epoch: test loss and accuracy (when a test set is given), one CSV line (when
 //    options.csv_path is set), and options.on_epoch_end (e.g. to write a checkpoint with
 //    io::save_checkpoint; it receives the step count and the shuffling generator state, so
 //    that a run resumed with options.start_epoch and options.shuffle_state continues with
@@ -31,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <optional>
 #include <pure16/data/dataset.hpp>
@@ -39,6 +47,7 @@
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/optimizer.hpp>
 #include <pure16/train/csv_log.hpp>
+#include <pure16/train/loss.hpp>
 #include <pure16/train/progress.hpp>
 #include <pure16/train/schedule.hpp>
 #include <span>
@@ -55,6 +64,15 @@ struct EpochEnd {
   const EpochStats& stats;   // the finished epoch (stats.epoch epochs are done)
   std::int64_t step;         // batches done over the whole run
   Rng::State shuffle_state;  // the Loader's generator, to draw the next epoch's order
+};
+
+/// What on_batch receives after each optimizer step.
+struct BatchEnd {
+  int epoch;                             // 0-based
+  std::size_t batch;                     // within the epoch
+  std::int64_t step;                     // over the run, counting this batch
+  std::span<const std::size_t> indices;  // the batch's samples in the training set
+  double lr;                             // the learning rate of this step
 };
 
 struct FitOptions {
@@ -76,6 +94,7 @@ struct FitOptions {
   std::int64_t start_step = 0;              // resume: batches already done
   std::optional<Rng::State> shuffle_state;  // resume: Loader generator state
   std::function<void(const EpochEnd&)> on_epoch_end;
+  std::function<void(const BatchEnd&)> on_batch;  // after each optimizer step
 };
 
 struct Evaluation {
@@ -110,49 +129,77 @@ bool values_finite(nn::Sequential<T>& model) {
   return true;
 }
 
-/// Loss, gradients and values all finite (what nn::check_finite checks, fast).
+/// Loss, gradients (when `grads`) and values all finite (what nn::check_finite checks, fast).
 template <Scalar T>
-bool model_finite(nn::Sequential<T>& model, double loss) {
+bool model_finite(nn::Sequential<T>& model, double loss, bool grads = true) {
   if (!std::isfinite(loss)) return false;
   for (auto* p : model.parameters()) {
-    if (!all_finite(p->grad) || !all_finite(p->value)) return false;
+    if ((grads && !all_finite(p->grad)) || !all_finite(p->value)) return false;
   }
   return true;
 }
 
+/// The targets of batch b as `loss` wants them; `values` keeps the tensor alive.
+template <Scalar T>
+Targets<T> batch_targets(const Loss<T>& loss, const data::Loader& loader, std::size_t b,
+                         std::vector<std::int32_t>& labels, Tensor<T>& values) {
+  Targets<T> t;
+  if (loss.values) {
+    values = loader.targets<T>(b);
+    t.values = &values;
+  } else {
+    labels = loader.labels(b);
+    t.labels = labels;
+  }
+  return t;
+}
+
 }  // namespace detail
 
-/// Accuracy, mean loss and predictions of `model` (Mode::Eval) on a whole data set.
+/// Mean loss, and for a classification loss accuracy and predictions, of `model`
+/// (Mode::Eval) on a whole data set.
 template <Scalar T>
-Evaluation evaluate(nn::Sequential<T>& model, const data::Dataset& data, data::Layout layout,
-                    std::size_t batch_size = 1000, Accumulate acc = Accumulate::Float) {
+Evaluation evaluate(nn::Sequential<T>& model, const Loss<T>& loss, const data::Dataset& data,
+                    data::Layout layout, std::size_t batch_size = 1000,
+                    Accumulate acc = Accumulate::Float) {
   Evaluation ev;
   data::Loader loader(data, batch_size, false, 0);
   loader.start_epoch();
-  ev.predictions.reserve(data.size());
+  if (loss.classification) ev.predictions.reserve(data.size());
   double loss_sum = 0.0;
   std::size_t correct = 0;
+  std::vector<std::int32_t> y;
+  Tensor<T> values;
   for (std::size_t b = 0; b < loader.num_batches(); ++b) {
     const Tensor<T> x = loader.inputs<T>(b, layout);
-    const std::vector<std::int32_t> y = loader.labels(b);
-    const Tensor<T> logits = model.forward(x, nn::Mode::Eval);
-    const auto out = nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y), acc);
-    loss_sum += out.loss * double(y.size());
-    const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
+    const Targets<T> t = detail::batch_targets(loss, loader, b, y, values);
+    const Tensor<T> out = model.forward(x, nn::Mode::Eval);
+    const std::size_t n = loader.indices(b).size();
+    loss_sum += loss.compute(out, t, acc, 1.0).loss * double(n);
+    if (!loss.classification) continue;
+    const std::vector<std::int32_t> pred = nn::argmax_rows<T>(out);
     for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
     ev.predictions.insert(ev.predictions.end(), pred.begin(), pred.end());
   }
   if (data.size()) {
-    ev.accuracy = double(correct) / double(data.size());
+    if (loss.classification) ev.accuracy = double(correct) / double(data.size());
     ev.loss = loss_sum / double(data.size());
   }
   return ev;
 }
 
-/// Train `model` with `opt` on `train`; evaluate on `test` (may be null) after each epoch.
+/// evaluate() under softmax cross-entropy.
 template <Scalar T>
-FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Dataset& train,
-              const data::Dataset* test, const FitOptions& o) {
+Evaluation evaluate(nn::Sequential<T>& model, const data::Dataset& data, data::Layout layout,
+                    std::size_t batch_size = 1000, Accumulate acc = Accumulate::Float) {
+  return evaluate(model, cross_entropy<T>(), data, layout, batch_size, acc);
+}
+
+/// Train `model` with `opt` under `loss` on `train`; evaluate on `test` (may be null) after
+/// each epoch.
+template <Scalar T>
+FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>& loss,
+              const data::Dataset& train, const data::Dataset* test, const FitOptions& o) {
   using Clock = std::chrono::steady_clock;
   if (o.epochs < 0) throw pure16::InvalidArgument("pure16::train::fit: negative epoch count");
   if (train.size() == 0) {
@@ -167,28 +214,32 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
   const std::int64_t per_epoch = std::int64_t(loader.num_batches());
   const std::int64_t total_steps = per_epoch * o.epochs;
   std::int64_t step = o.start_step;
-  const std::string label = o.label.empty() ? std::string(scalar_traits<T>::name) : o.label;
+  const std::string label = o.label.empty() ? opt.precision_label() : o.label;
+  const bool check_grads = !opt.checks_gradients();
+  std::vector<std::int32_t> y;
+  Tensor<T> values;
   std::int64_t applied = 0;  // batches whose update was applied (not skipped)
 
   for (int epoch = o.start_epoch; epoch < o.epochs; ++epoch) {
     const auto t0 = Clock::now();
+    const std::clock_t c0 = std::clock();
     loader.start_epoch();
     ProgressBar bar(label, epoch + 1, o.epochs, loader.num_batches(), !o.quiet);
     double loss_sum = 0.0;
     std::size_t seen = 0, correct = 0;
-    std::int64_t skipped = 0;
+    std::int64_t skipped = 0, overflow_skipped = 0;
     int skipped_in_a_row = 0;
     double lr = o.lr;
     for (std::size_t b = 0; b < loader.num_batches(); ++b, ++step) {
       lr = o.schedule.lr(o.lr, epoch, step, total_steps);
       opt.set_lr(lr);
       const Tensor<T> x = loader.inputs<T>(b, o.layout);
-      const std::vector<std::int32_t> y = loader.labels(b);
+      const Targets<T> t = detail::batch_targets(loss, loader, b, y, values);
+      const std::size_t n = loader.indices(b).size();
       const Tensor<T> logits = model.forward(x, nn::Mode::Train);
-      auto out =
-          nn::softmax_cross_entropy<T>(logits, std::span<const std::int32_t>(y), o.loss_accumulate);
+      auto out = loss.compute(logits, t, o.loss_accumulate, opt.loss_scale());
       model.backward(out.grad);
-      if (!detail::model_finite(model, out.loss)) {
+      if (!detail::model_finite(model, out.loss, check_grads)) {
         const auto guard = nn::check_finite(model, out.loss, step);
         const std::string where = "epoch " + std::to_string(epoch + 1) + ", batch " +
                                   std::to_string(b) + " (step " + std::to_string(step) + ")";
@@ -211,6 +262,7 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
       }
       skipped_in_a_row = 0;
       opt.step();
+      overflow_skipped += opt.last_step_skipped();
       ++applied;
       // The update itself can overflow (lr too large for T): name the parameter and this step.
       if (!detail::values_finite(model)) {
@@ -221,24 +273,31 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
                                      ": " + guard.what,
                                  step, guard.layer, guard.tensor);
       }
-      loss_sum += out.loss * double(y.size());
-      seen += y.size();
-      const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
-      for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+      if (o.on_batch) o.on_batch(BatchEnd{epoch, b, step + 1, loader.indices(b), lr});
+      loss_sum += out.loss * double(n);
+      seen += n;
+      if (loss.classification) {
+        const std::vector<std::int32_t> pred = nn::argmax_rows<T>(logits);
+        for (std::size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i];
+      }
       bar.update(b + 1, loss_sum / double(seen));
     }
     bar.finish();
     EpochStats s;
     s.epoch = epoch + 1;
     s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    s.cpu_seconds = double(std::clock() - c0) / CLOCKS_PER_SEC;
     s.train_loss = seen ? loss_sum / double(seen) : NAN;
-    s.train_accuracy = seen ? double(correct) / double(seen) : NAN;
+    s.train_accuracy = seen && loss.classification ? double(correct) / double(seen) : NAN;
     s.lr = lr;
     s.skipped = skipped;
+    s.loss_scale = opt.loss_scale();
+    s.overflow_skipped = overflow_skipped;
     res.skipped += skipped;
     if (test) {
-      res.test = evaluate(model, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
+      res.test = evaluate(model, loss, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
       s.test_accuracy = res.test.accuracy;
+      s.test_loss = res.test.loss;
     }
     res.epochs.push_back(s);
     if (csv) csv->write(s);
@@ -250,12 +309,19 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Da
                                  " batches was skipped for non-finite values; nothing was trained",
                              step, -1, "");
   }
-  if (test && res.test.predictions.empty()) {
-    res.test = evaluate(model, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
+  if (test && std::isnan(res.test.loss)) {
+    res.test = evaluate(model, loss, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
   }
   res.steps = step;
   res.seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
   return res;
+}
+
+/// fit() under softmax cross-entropy (the default loss).
+template <Scalar T>
+FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const data::Dataset& train,
+              const data::Dataset* test, const FitOptions& o) {
+  return fit(model, opt, cross_entropy<T>(), train, test, o);
 }
 
 }  // namespace pure16::train
