@@ -2,7 +2,10 @@
 // threads, and main()'s error handling.
 #pragma once
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
@@ -57,6 +60,33 @@ inline std::string default_data_dir(const std::string& name) {
   return (fs::path(home ? home : ".") / ".cache" / "pure16" / name).string();
 }
 
+/// A finite number (CLI11's number checks let "inf" and "nan" through).
+inline CLI::Validator finite() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        try {
+          if (std::isfinite(std::stod(v))) return {};
+        } catch (const std::exception&) {
+        }
+        return "value " + v + " is not a finite number";
+      },
+      "FINITE");
+}
+
+/// A number in [0, 1).
+inline CLI::Validator unit_interval() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        try {
+          const double x = std::stod(v);
+          if (x >= 0.0 && x < 1.0) return {};
+        } catch (const std::exception&) {
+        }
+        return "value " + v + " is not in [0, 1)";
+      },
+      "[0, 1)");
+}
+
 /// Register the shared options on `app`.
 inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--precision", o.precisions,
@@ -67,25 +97,32 @@ inline void add_options(CLI::App& app, Options& o) {
       ->check(CLI::IsMember(precision_choices()))
       ->capture_default_str();
   add_update_options(app, o.upd);
-  app.add_option("--epochs", o.epochs, "training epochs")
-      ->check(CLI::NonNegativeNumber)
+  app.add_option("--epochs", o.epochs, "training epochs (at least 1)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--batch", o.batch, "mini-batch size")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--lr", o.lr, "learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", o.lr, "learning rate")
+      ->check(CLI::PositiveNumber & finite())
+      ->capture_default_str();
   app.add_option("--optimizer", o.optimizer, "sgd | momentum | adam | adamw | rmsprop")
       ->check(CLI::IsMember({"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"}))
       ->capture_default_str();
-  app.add_option("--momentum", o.momentum, "momentum of --optimizer momentum/nesterov")
+  app.add_option("--momentum", o.momentum,
+                 "momentum of --optimizer momentum/nesterov/rmsprop, in [0, 1) (>= 1 diverges)")
+      ->check(unit_interval())
       ->capture_default_str();
-  app.add_option("--weight-decay", o.weight_decay, "weight decay")->capture_default_str();
+  app.add_option("--weight-decay", o.weight_decay, "weight decay (>= 0)")
+      ->check(CLI::NonNegativeNumber & finite())
+      ->capture_default_str();
   app.add_option("--schedule", o.schedule, "learning-rate schedule: constant | step | cosine")
       ->check(CLI::IsMember({"constant", "step", "cosine"}))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the initial weights, dropout and shuffling")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "OpenMP threads (0 = the OpenMP default)")
+      ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "no progress bar and no per-epoch lines");
   app.add_option("--data", o.data,
@@ -121,8 +158,59 @@ inline void add_options(CLI::App& app, Options& o) {
                  "converted to each precision) instead of the seeded initialization");
 }
 
-/// Apply process-wide options (threads).
+/// Throws pure16::InvalidArgument naming the option when `file` cannot be written: its
+/// folder is missing or not writable, or the file exists and is not a writable regular file.
+inline void require_writable_file(const std::string& file, const std::string& option) {
+  const fs::path p(file);
+  const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw pure16::InvalidArgument(option + " " + file + ": folder '" + dir.string() +
+                                  "' does not exist");
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw pure16::InvalidArgument(option + " " + file + ": folder '" + dir.string() +
+                                  "' is not writable");
+  }
+  const auto st = fs::status(p, ec);
+  if (!ec && fs::exists(st)) {
+    if (!fs::is_regular_file(st)) {
+      throw pure16::InvalidArgument(option + " " + file + ": exists and is not a regular file");
+    }
+    if (::access(p.c_str(), W_OK) != 0) {
+      throw pure16::InvalidArgument(option + " " + file + ": is not writable");
+    }
+  }
+}
+
+/// Throws pure16::InvalidArgument naming the option when folder `dir` cannot be created
+/// or written.
+inline void require_writable_folder(const std::string& dir, const std::string& option) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) {
+    throw pure16::InvalidArgument(option + " " + dir + ": cannot create the folder" +
+                                  (ec ? ": " + ec.message() : std::string()));
+  }
+  if (::access(dir.c_str(), W_OK) != 0) {
+    throw pure16::InvalidArgument(option + " " + dir + ": folder is not writable");
+  }
+}
+
+/// Every output the options name can be written: checked before any training starts, so
+/// that a typo is not found after hours of training.
+inline void check_outputs(const Options& o) {
+  if (!o.json.empty()) require_writable_file(o.json, "--json");
+  if (!o.csv_dir.empty()) require_writable_folder(o.csv_dir, "--csv");
+  if (!o.checkpoint_dir.empty()) require_writable_folder(o.checkpoint_dir, "--checkpoint");
+  if (!o.save.empty()) require_writable_file(o.save, "--save");
+  if (o.resume && o.checkpoint_dir.empty())
+    throw pure16::InvalidArgument("--resume needs --checkpoint DIR");
+}
+
+/// Apply process-wide options (threads) and check the outputs (see check_outputs).
 inline void apply_options(const Options& o) {
+  check_outputs(o);
 #ifdef _OPENMP
   if (o.threads > 0) omp_set_num_threads(o.threads);
 #else

@@ -27,6 +27,7 @@ test=(
   python3-numpy                                  # tests/interop, tools
   clang-format                                   # style check
   libopenmpi-dev openmpi-bin                     # dist/: data-parallel training over MPI
+  clang libclang-rt-dev                          # tests/fuzz: libFuzzer + sanitizer runtimes
 )
 bench=(
   "${test[@]}"

@@ -31,6 +31,7 @@
 #include <pure16/error.hpp>
 #include <pure16/kernels/convert.hpp>
 #include <pure16/scalar.hpp>
+#include <pure16/size.hpp>
 #include <span>
 #include <sstream>
 #include <string>
@@ -42,11 +43,6 @@ namespace pure16 {
 
 using Shape = std::vector<std::size_t>;
 
-/// Number of elements of a shape (1 for the empty shape of a scalar).
-inline std::size_t shape_size(const Shape& s) {
-  return std::accumulate(s.begin(), s.end(), std::size_t{1}, std::multiplies<>());
-}
-
 /// "[2, 3, 4]" — used in error messages.
 inline std::string shape_str(const Shape& s) {
   std::ostringstream os;
@@ -54,6 +50,12 @@ inline std::string shape_str(const Shape& s) {
   for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
   os << ']';
   return os.str();
+}
+
+/// Number of elements of a shape (1 for the empty shape of a scalar); a shape whose
+/// element count overflows std::size_t throws pure16::InvalidArgument (size.hpp).
+inline std::size_t shape_size(const Shape& s) {
+  return checked_product(s, [&] { return "pure16: tensor shape " + shape_str(s); });
 }
 
 inline constexpr std::size_t kTensorAlignment = 64;
@@ -217,7 +219,9 @@ class Tensor {
     }
     return shape_[i];
   }
-  std::size_t size() const { return shape_size(shape_); }
+  std::size_t size() const {  // shape_ was checked by shape_size when it was set
+    return std::accumulate(shape_.begin(), shape_.end(), std::size_t{1}, std::multiplies<>());
+  }
   bool empty() const { return size() == 0; }
   std::size_t bytes() const { return size() * sizeof(T); }
 
@@ -299,10 +303,12 @@ class Tensor {
 
  private:
   void allocate() {
-    const std::size_t n = size();
+    const std::size_t n = shape_size(shape_);
     if (n == 0) return;
+    const auto what = [&] { return "pure16: bytes of a tensor of shape " + shape_str(shape_); };
     const std::size_t bytes_rounded =
-        (n * sizeof(T) + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment;
+        checked_add(checked_mul(n, sizeof(T), what), kTensorAlignment - 1, what) /
+        kTensorAlignment * kTensorAlignment;
     void* p = detail::BlockCache::instance().take(bytes_rounded);
     if (p == nullptr) p = ::operator new(bytes_rounded, std::align_val_t(kTensorAlignment));
     std::memset(p, 0, bytes_rounded);  // all-zero bits are +0 in every scalar type

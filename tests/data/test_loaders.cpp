@@ -167,7 +167,9 @@ TEST_CASE("IDX: a crafted pair loads, plain or gzip, whatever the file name") {
   const auto images = idx_images(3, 2, 2, 12);
   t.file("train-images-idx3-ubyte", images);
   t.file("train-labels-idx1-ubyte.gz", gzip_bytes(idx_labels({1, 0, 9})));
-  const Dataset d = load_mnist(t.path.string(), "train");
+  // 2 x 2 images: a valid IDX pair but not MNIST, so load_idx_pair (load_mnist wants 28 x 28).
+  const Dataset d = load_idx_pair((t.path / "train-images-idx3-ubyte").string(),
+                                  (t.path / "train-labels-idx1-ubyte.gz").string(), 10, "train");
   CHECK(d.size() == 3);
   CHECK(d.height() == 2);
   CHECK(d.labels()[2] == 9);

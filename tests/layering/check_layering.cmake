@@ -3,11 +3,13 @@
 # Run by CTest: cmake -DCXX=... -DSOURCE_DIR=... -DINCLUDES="dir|dir" -P check_layering.cmake
 # rule name | headers (comma-separated) | forbidden paths (comma-separated)
 set(rules
-  "core|pure16/error.hpp,pure16/scalar.hpp,pure16/tensor.hpp,pure16/random.hpp,pure16/parameter.hpp,pure16/ops.hpp,pure16/kernels/gemm.hpp,pure16/kernels/convert.hpp,pure16/kernels/cpu.hpp|pure16/nn/,pure16/optim/,pure16/data/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/,zlib.h"
+  "core|pure16/error.hpp,pure16/scalar.hpp,pure16/tensor.hpp,pure16/random.hpp,pure16/parameter.hpp,pure16/ops.hpp,pure16/kernels/gemm.hpp,pure16/kernels/convert.hpp,pure16/kernels/cpu.hpp,pure16/kernels/finite.hpp,pure16/size.hpp|pure16/nn/,pure16/optim/,pure16/data/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/,zlib.h"
   "optim|pure16/optim/optim.hpp|pure16/nn/,pure16/data/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/,zlib.h"
   "nn|pure16/nn/nn.hpp|pure16/optim/,pure16/data/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/,zlib.h"
   "nn+optim consumer|pure16/nn/nn.hpp,pure16/optim/optim.hpp|pure16/data/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/,zlib.h"
   "data|pure16/data/data.hpp|pure16/nn/,pure16/optim/,pure16/io/,pure16/analysis/,pure16/train/,nlohmann/"
+  "dataset without zlib|pure16/data/dataset.hpp|zlib.h,pure16/nn/,pure16/io/"
+  "safetensors format|pure16/io/safetensors_format.hpp|pure16/nn/,pure16/optim/,pure16/data/,pure16/analysis/,pure16/train/,zlib.h"
   "analysis|pure16/analysis/precision.hpp,pure16/analysis/statistics.hpp|pure16/optim/,pure16/io/,pure16/train/,nlohmann/"
   "umbrella without MPI|pure16/pure16.hpp|pure16/dist/,mpi.h"
 )

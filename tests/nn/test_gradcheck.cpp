@@ -35,7 +35,9 @@ TEST_CASE("gradcheck: Conv2D over stride/padding/kernel combinations") {
 
 TEST_CASE("gradcheck: MaxPool2D and AvgPool2D, overlapping and strided windows") {
   Rng rng(3);
-  for (auto [k, s] : {std::pair{2, 2}, {3, 1}, {2, 3}, {3, 2}}) {
+  for (auto ks : {std::pair{2, 2}, {3, 1}, {2, 3}, {3, 2}}) {
+    const int k = ks.first, s = ks.second;  // not a structured binding: clang 14 cannot
+                                            // capture one in INFO's lambda
     INFO("pool k=" << k << " s=" << s);
     nn::MaxPool2D<double> mp(k, s);
     check_gradients(mp, randn<double>({2, 3, 7, 6}, rng), 13);

@@ -304,3 +304,91 @@ TEST_CASE_TEMPLATE("fit with checkpoints: resuming from the file is bit-identica
       CHECK(float(pa[i]->value[k]) == float(pc[i]->value[k]));
   fs::remove(path);
 }
+
+TEST_CASE("non-finite guard after the update: names the parameter and the step that broke it") {
+  // Inputs of magnitude ~100 and lr 1e4 in fp16: the loss and gradients of step 0 are
+  // finite, but the update w -= lr * g overflows weights to infinity (fp16 max 65504). The
+  // guard used to notice only at the next step, through the loss. The reference is a replay
+  // of the same batches by hand, checking every value with std::isfinite after each step.
+  const data::Dataset small = blobs(64, 9);
+  std::vector<float> big(small.values().begin(), small.values().end());
+  for (auto& v : big) v *= 50.0f;
+  const data::Dataset tr = data::Dataset::from_float(
+      "big", {64, 1, 2, 2}, std::move(big),
+      std::vector<std::int32_t>(small.labels().begin(), small.labels().end()), 3);
+  train::FitOptions fo;
+  fo.epochs = 3;
+  fo.batch_size = 16;
+  fo.lr = 1e4;
+  fo.shuffle = false;
+  fo.layout = data::Layout::Flat;
+  fo.quiet = true;
+  optim::SGDOptions so;
+  so.lr = fo.lr;
+
+  std::int64_t want_step = -1;
+  std::string want_tensor;
+  {
+    auto m = small_mlp<half>(3);
+    optim::SGD<half> opt(m.parameters(), so);
+    data::Loader loader(tr, fo.batch_size, false, fo.seed);
+    std::int64_t step = 0;
+    for (int e = 0; e < fo.epochs && want_step < 0; ++e) {
+      loader.start_epoch();
+      for (std::size_t b = 0; b < loader.num_batches() && want_step < 0; ++b, ++step) {
+        const auto x = loader.inputs<half>(b, fo.layout);
+        const auto y = loader.labels(b);
+        const auto logits = m.forward(x, nn::Mode::Train);
+        const auto out = nn::softmax_cross_entropy<half>(logits, std::span<const std::int32_t>(y),
+                                                         fo.loss_accumulate);
+        REQUIRE(std::isfinite(out.loss));  // the loss is fine: the update breaks the weights
+        m.backward(out.grad);
+        opt.step();
+        for (std::size_t li = 0; li < m.size() && want_step < 0; ++li)
+          for (auto* p : m[li].parameters())
+            for (std::size_t k = 0; k < p->value.size() && want_step < 0; ++k)
+              if (!std::isfinite(float(p->value[k]))) {
+                want_step = step;
+                want_tensor = std::to_string(li) + "." + p->name;
+              }
+      }
+    }
+  }
+  REQUIRE(want_step >= 0);  // the replay does overflow
+
+  for (auto policy : {train::NonFinitePolicy::Stop, train::NonFinitePolicy::Skip}) {
+    auto m = small_mlp<half>(3);
+    optim::SGD<half> opt(m.parameters(), so);
+    fo.on_non_finite = policy;
+    try {
+      train::fit(m, opt, tr, nullptr, fo);
+      FAIL("no NonFiniteError");
+    } catch (const nn::NonFiniteError& e) {
+      CHECK(e.step() == want_step);
+      CHECK(e.tensor() == want_tensor);
+      const std::string what = e.what();
+      CHECK_MESSAGE(what.find("the optimizer update made " + want_tensor) != std::string::npos,
+                    what);
+    }
+    CHECK(opt.steps() == want_step + 1);
+  }
+}
+
+TEST_CASE("skip policy: a run whose every batch was skipped ends in an error") {
+  // Every value infinite: every batch's loss is non-finite, every batch skipped.
+  std::vector<float> x(32 * 4, INFINITY);
+  std::vector<std::int32_t> y(32, 1);
+  const auto tr = data::Dataset::from_float("inf", {32, 1, 2, 2}, std::move(x), std::move(y), 3);
+  auto m = small_mlp<float>(1);
+  optim::SGD<float> opt(m.parameters(), {});
+  train::FitOptions fo;
+  fo.epochs = 1;
+  fo.batch_size = 16;
+  fo.layout = data::Layout::Flat;
+  fo.quiet = true;
+  fo.on_non_finite = train::NonFinitePolicy::Skip;
+  CHECK_THROWS_WITH_AS(train::fit(m, opt, tr, nullptr, fo),
+                       doctest::Contains("every one of the 2 batches was skipped"),
+                       nn::NonFiniteError);
+  CHECK(opt.steps() == 0);
+}

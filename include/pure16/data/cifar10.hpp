@@ -10,7 +10,8 @@
 //    ("test") from dir, or from dir/cifar-10-batches-bin when dir holds that folder.
 //  * Malformed input is a DataError naming the file: missing file (with the paths tried),
 //    a size that is not a whole number of records (truncated), an IDX or gzip-in-gzip file
-//    given as a batch, a label out of range.
+//    given as a batch, a label out of range, an empty file. A compressed batch is never
+//    inflated beyond kCifarMaxRecords records (the whole data set).
 #pragma once
 
 #include <cstddef>
@@ -18,13 +19,25 @@
 #include <filesystem>
 #include <pure16/data/dataset.hpp>
 #include <pure16/data/file.hpp>
+#include <pure16/data/gzip.hpp>
 #include <pure16/data/idx.hpp>
+#include <pure16/size.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace pure16::data {
 
 inline constexpr std::size_t kCifarRecord = 1 + 3 * 32 * 32;
+/// The most records one batch file may hold: the whole data set (50,000 + 10,000 images);
+/// a compressed batch is never inflated beyond this.
+inline constexpr std::size_t kCifarMaxRecords = 60000;
+
+namespace detail {
+inline std::size_t cifar_size_limit(std::span<const std::uint8_t>) {
+  return kCifarMaxRecords * kCifarRecord;
+}
+}  // namespace detail
 
 /// Parse the bytes of one CIFAR-10 batch (already inflated); `path` names it in messages.
 inline void parse_cifar10_batch(const std::vector<std::uint8_t>& b, const std::string& path,
@@ -34,7 +47,11 @@ inline void parse_cifar10_batch(const std::vector<std::uint8_t>& b, const std::s
     throw DataError(quoted(path) + " looks like an IDX file (magic 00 00 08 0" +
                     std::to_string(b[3]) + ", MNIST family), not a CIFAR-10 binary batch");
   }
-  if (b.empty() || b.size() % kCifarRecord != 0) {
+  if (b.empty()) {
+    throw DataError(quoted(path) + " is empty (0 bytes); expected CIFAR-10 records of " +
+                    std::to_string(kCifarRecord) + " bytes (1 label + 3072 pixels)");
+  }
+  if (b.size() % kCifarRecord != 0) {
     throw DataError(
         quoted(path) + " is not a whole number of CIFAR-10 records: " + std::to_string(b.size()) +
         " bytes, expected a multiple of " + std::to_string(kCifarRecord) +
@@ -44,7 +61,8 @@ inline void parse_cifar10_batch(const std::vector<std::uint8_t>& b, const std::s
                                  : "the file is too short"));
   }
   const std::size_t n = b.size() / kCifarRecord;
-  pixels.reserve(pixels.size() + n * (kCifarRecord - 1));
+  pixels.reserve(checked_add<DataError>(pixels.size(), n * (kCifarRecord - 1),
+                                        [&] { return quoted(path) + ": CIFAR-10 pixel count"; }));
   for (std::size_t r = 0; r < n; ++r) {
     const std::uint8_t* rec = b.data() + r * kCifarRecord;
     if (rec[0] >= 10) {
@@ -61,7 +79,7 @@ inline void parse_cifar10_batch(const std::vector<std::uint8_t>& b, const std::s
 inline Dataset read_cifar10_batch(const std::string& path) {
   std::vector<std::uint8_t> pixels;
   std::vector<std::int32_t> labels;
-  parse_cifar10_batch(read_maybe_gzip(path), path, pixels, labels);
+  parse_cifar10_batch(read_maybe_gzip(path, detail::cifar_size_limit), path, pixels, labels);
   const std::size_t n = labels.size();
   return Dataset::from_u8(std::filesystem::path(path).filename().string(), {n, 3, 32, 32},
                           std::move(pixels), std::move(labels), 10);
@@ -88,7 +106,7 @@ inline Dataset load_cifar10(const std::string& dir, const std::string& split = "
   std::vector<std::int32_t> labels;
   for (const auto& name : names) {
     const std::string path = find_data_file(root, name);
-    parse_cifar10_batch(read_maybe_gzip(path), path, pixels, labels);
+    parse_cifar10_batch(read_maybe_gzip(path, detail::cifar_size_limit), path, pixels, labels);
   }
   const std::size_t n = labels.size();
   return Dataset::from_u8(split, {n, 3, 32, 32}, std::move(pixels), std::move(labels), 10);

@@ -5,4 +5,5 @@
 #include <pure16/data/cifar10.hpp>
 #include <pure16/data/dataset.hpp>
 #include <pure16/data/file.hpp>
+#include <pure16/data/gzip.hpp>
 #include <pure16/data/idx.hpp>

@@ -30,6 +30,7 @@
 #include <pure16/error.hpp>
 #include <pure16/random.hpp>
 #include <pure16/scalar.hpp>
+#include <pure16/size.hpp>
 #include <pure16/tensor.hpp>
 #include <span>
 #include <string>
@@ -211,9 +212,15 @@ class Dataset {
       throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ +
                                     "': shape must be (N, C, H, W), got " + shape_str(nchw));
     }
+    // The sample size on its own too: with N = 0 the whole product is 0 whatever C*H*W is.
+    const auto what = [&] {
+      return "pure16::data::Dataset '" + name_ + "': shape " + shape_str(nchw);
+    };
+    checked_product(std::span<const std::size_t>(nchw).subspan(1), what);
+    const std::size_t total = checked_product(nchw, what);
     n_ = nchw[0], c_ = nchw[1], h_ = nchw[2], w_ = nchw[3];
     num_classes_ = num_classes;
-    if (values != shape_size(nchw)) {
+    if (values != total) {
       throw pure16::InvalidArgument("pure16::data::Dataset '" + name_ +
                                     "': " + std::to_string(values) + " values for shape " +
                                     shape_str(nchw));

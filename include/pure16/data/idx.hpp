@@ -13,14 +13,20 @@
 //  * Every malformed input is a DataError naming the file and what is wrong: missing file
 //    (with every path tried), wrong magic (with a hint when the bytes look like a CIFAR-10
 //    batch or another IDX kind), unsupported element type, truncated or over-long data,
-//    count mismatch, label out of range.
+//    count mismatch, label out of range, an empty file, a file of 0 images or of 0-pixel
+//    images, dimensions whose product overflows; load_mnist also refuses images that are
+//    not 28 x 28. A compressed file is never inflated beyond what its header declares.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <pure16/data/dataset.hpp>
 #include <pure16/data/file.hpp>
+#include <pure16/data/gzip.hpp>
+#include <pure16/size.hpp>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -68,7 +74,13 @@ inline std::string idx_type_name(std::uint8_t t) {
 
 /// Parse IDX bytes (already inflated); `path` names the file in messages.
 inline IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string& path) {
-  if (b.size() < 4 || b[0] != 0 || b[1] != 0) {
+  if (b.empty()) throw DataError(quoted(path) + " is empty (0 bytes); expected an IDX file");
+  if (b.size() < 4) {
+    throw DataError(quoted(path) + " is " + std::to_string(b.size()) +
+                    " bytes long, too short for the 4 magic bytes of an IDX file (" +
+                    detail::hex_bytes(b, 4) + ")");
+  }
+  if (b[0] != 0 || b[1] != 0) {
     std::string hint;
     if (!b.empty() && b.size() % 3073 == 0 && b[0] < 10) {
       hint = "; it looks like a CIFAR-10 binary batch (records of 1 label + 3072 pixels)";
@@ -93,14 +105,14 @@ inline IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string&
                     " bytes, got " + std::to_string(b.size()));
   }
   IdxArray a;
-  std::size_t count = 1;
   for (std::size_t i = 0; i < ndim; ++i) {
     const std::uint8_t* p = b.data() + 4 + 4 * i;
     const std::size_t d = std::size_t(p[0]) << 24 | std::size_t(p[1]) << 16 |
                           std::size_t(p[2]) << 8 | std::size_t(p[3]);
     a.dims.push_back(d);
-    count *= d;
   }
+  const std::size_t count =
+      checked_product<DataError>(a.dims, [&] { return quoted(path) + ": IDX dimensions"; });
   const std::size_t got = b.size() - header;
   if (got < count) {
     throw DataError(quoted(path) + " is truncated: its header announces " + std::to_string(count) +
@@ -115,9 +127,31 @@ inline IdxArray parse_idx(const std::vector<std::uint8_t>& b, const std::string&
   return a;
 }
 
-/// Read an IDX file, plain or gzip-compressed.
+/// The size an IDX file can have given its first bytes: header + the data its dimensions
+/// declare (SIZE_MAX until the header is complete). Bounds gzip inflation.
+inline std::size_t idx_size_limit(std::span<const std::uint8_t> head, const std::string& path) {
+  if (head.size() < 4) return std::numeric_limits<std::size_t>::max();
+  if (head[0] != 0 || head[1] != 0 || head[2] != 0x08) {
+    parse_idx(std::vector<std::uint8_t>(head.begin(), head.begin() + 4), path);  // says why
+  }
+  const std::size_t header = 4 + 4 * std::size_t(head[3]);
+  if (head.size() < header) return std::numeric_limits<std::size_t>::max();
+  std::vector<std::size_t> dims;
+  for (std::size_t i = 0; i < head[3]; ++i) {
+    const std::uint8_t* p = head.data() + 4 + 4 * i;
+    dims.push_back(std::size_t(p[0]) << 24 | std::size_t(p[1]) << 16 | std::size_t(p[2]) << 8 |
+                   std::size_t(p[3]));
+  }
+  const auto what = [&] { return quoted(path) + ": IDX dimensions"; };
+  return checked_add<DataError>(header, checked_product<DataError>(dims, what), what);
+}
+
+/// Read an IDX file, plain or gzip-compressed (inflated no further than its header allows).
 inline IdxArray read_idx(const std::string& path) {
-  return parse_idx(read_maybe_gzip(path), path);
+  return parse_idx(
+      read_maybe_gzip(
+          path, [&](std::span<const std::uint8_t> head) { return idx_size_limit(head, path); }),
+      path);
 }
 
 /// An IDX image file: dims {N, H, W}.
@@ -158,6 +192,13 @@ inline Dataset load_idx_pair(const std::string& images_path, const std::string& 
                              std::size_t num_classes, const std::string& name) {
   IdxArray img = read_idx_images(images_path);
   IdxArray lab = read_idx_labels(labels_path);
+  if (img.dims[0] == 0) {
+    throw DataError(quoted(images_path) + " holds 0 images; a data set needs at least one");
+  }
+  if (img.dims[1] == 0 || img.dims[2] == 0) {
+    throw DataError(quoted(images_path) + " holds images of " + std::to_string(img.dims[1]) +
+                    " x " + std::to_string(img.dims[2]) + " pixels");
+  }
   if (img.dims[0] != lab.dims[0]) {
     throw DataError("count mismatch: " + quoted(images_path) + " holds " +
                     std::to_string(img.dims[0]) + " images but " + quoted(labels_path) + " holds " +
@@ -185,7 +226,14 @@ inline Dataset load_mnist(const std::string& dir, std::string split = "train") {
   }
   const std::string images = find_data_file(dir, split + "-images-idx3-ubyte");
   const std::string labels = find_data_file(dir, split + "-labels-idx1-ubyte");
-  return load_idx_pair(images, labels, 10, split);
+  Dataset d = load_idx_pair(images, labels, 10, split);
+  if (d.height() != 28 || d.width() != 28) {
+    throw DataError(quoted(images) + " holds images of " + std::to_string(d.height()) + " x " +
+                    std::to_string(d.width()) +
+                    " pixels; MNIST and Fashion-MNIST images are 28 x 28 (use load_idx_pair for "
+                    "other IDX image sets)");
+  }
+  return d;
 }
 
 }  // namespace pure16::data

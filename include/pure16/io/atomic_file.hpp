@@ -11,11 +11,17 @@
 //    (or stays absent), and the exception propagates; pure16's own failures are
 //    pure16::Error naming the file and the system error.
 //  * A process killed mid-write leaves at most a stray "<path>.tmp.<pid>" beside an intact
-//    `path`.
+//    `path`; the next atomic write of the same `path` removes every such temporary whose
+//    process no longer exists (kill(pid, 0) fails with ESRCH), and only those.
+//  * A `path` that exists and is not a regular file (a directory, a device node, a fifo, a
+//    socket) is refused with pure16::Error naming it before anything is written: renaming
+//    over it would replace it. A symbolic link is judged by what it points to.
 // POSIX only (open/fsync/rename).
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +32,7 @@
 #include <functional>
 #include <pure16/error.hpp>
 #include <string>
+#include <system_error>
 
 namespace pure16::io {
 
@@ -78,9 +85,62 @@ inline std::filesystem::path atomic_temp_path(const std::filesystem::path& path)
   return std::filesystem::path(path.string() + ".tmp." + std::to_string(::getpid()));
 }
 
+namespace detail {
+inline const char* kind_of(std::filesystem::file_type t) {
+  switch (t) {
+    case std::filesystem::file_type::directory:
+      return "a directory";
+    case std::filesystem::file_type::block:
+      return "a block device";
+    case std::filesystem::file_type::character:
+      return "a character device";
+    case std::filesystem::file_type::fifo:
+      return "a fifo";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    default:
+      return "not a regular file";
+  }
+}
+
+/// Refuse a target that exists and is not a regular file.
+inline void require_regular_target(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || st.type() == std::filesystem::file_type::not_found ||
+      st.type() == std::filesystem::file_type::regular) {
+    return;  // absent (created by the rename) or a regular file (replaced by it)
+  }
+  throw pure16::Error("pure16::io: cannot write '" + path.string() + "': it is " +
+                      kind_of(st.type()) + ", not a regular file");
+}
+
+/// Remove "<path>.tmp.<pid>" files left by processes that no longer exist.
+inline void remove_stale_temporaries(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  const fs::path folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const std::string prefix = path.filename().string() + ".tmp.";
+  std::error_code ec;
+  fs::directory_iterator it(folder, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const long pid = std::stol(digits);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours
+    std::error_code rm;
+    if (it->is_regular_file(rm)) fs::remove(it->path(), rm);
+  }
+}
+}  // namespace detail
+
 /// Write `path` atomically with `body` (see the header comment).
 inline void write_file_atomically(const std::filesystem::path& path,
                                   const std::function<void(OutputFile&)>& body) {
+  detail::require_regular_target(path);
+  detail::remove_stale_temporaries(path);
   const std::filesystem::path tmp = atomic_temp_path(path);
   const std::string tmp_name = tmp.string();
   std::FILE* f = std::fopen(tmp_name.c_str(), "wb");

@@ -25,8 +25,9 @@
 //    (Files written before "optimizer_scalars" existed carry "rounder_state" instead; it is
 //    read as that scalar.)
 //    Nothing is modified unless the whole file checks out; errors are io::Error naming the
-//    file and what is wrong. Continuing training from the restored objects gives bit for bit
-//    the same parameters as never stopping.
+//    file and what is wrong. "epoch" (<= INT_MAX, what fit() counts in), "step" and
+//    "optimizer_steps" must be plain non-negative decimal integers. Continuing training from the
+//    restored objects gives bit for bit the same parameters as never stopping.
 #pragma once
 
 #include <bit>
@@ -34,6 +35,7 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <pure16/io/safetensors.hpp>
@@ -106,6 +108,29 @@ inline std::int64_t meta_int(const SafetensorsReader& file, const std::string& k
   }
   if (pos == 0 || pos != v.size())
     throw file.error("metadata '" + key + "' = '" + v + "' is not an integer");
+  return x;
+}
+
+/// A count recorded in the metadata: decimal digits only, in [0, max]. A negative value,
+/// anything that is not a plain integer ("1.5", " 7", "0x10", "") and values above `max`
+/// are refused naming the file and the field.
+inline std::int64_t meta_count(const SafetensorsReader& file, const std::string& key,
+                               std::int64_t max) {
+  const std::string& v = required_meta(file, key);
+  const auto bad = [&](const std::string& why) {
+    return file.error("metadata '" + key + "' = '" + v + "' " + why);
+  };
+  const bool negative = !v.empty() && v[0] == '-';
+  const std::size_t first = negative ? 1 : 0;
+  if (v.size() == first || v.find_first_not_of("0123456789", first) != std::string::npos)
+    throw bad("is not an integer");
+  if (negative) throw bad("is negative; it counts " + key + "s, from 0");
+  std::int64_t x = 0;
+  for (std::size_t i = first; i < v.size(); ++i) {
+    const int d = v[i] - '0';
+    if (x > (max - d) / 10) throw bad("is out of range (at most " + std::to_string(max) + ")");
+    x = x * 10 + d;
+  }
   return x;
 }
 
@@ -194,10 +219,11 @@ TrainState load_checkpoint(const std::filesystem::path& path, nn::Sequential<T>&
 
   // Check and convert everything before modifying anything.
   TrainState ts;
-  ts.epoch = detail::meta_int(file, "epoch");
-  ts.step = detail::meta_int(file, "step");
+  ts.epoch = detail::meta_count(file, "epoch", std::numeric_limits<int>::max());
+  ts.step = detail::meta_count(file, "step", std::numeric_limits<std::int64_t>::max());
   ts.data_rng = detail::rng_from_json(detail::meta_json(file, "data_rng"), file, "data_rng");
-  const std::int64_t steps = detail::meta_int(file, "optimizer_steps");
+  const std::int64_t steps =
+      detail::meta_count(file, "optimizer_steps", std::numeric_limits<std::int64_t>::max());
   const double lr = detail::meta_double(file, "lr");
   if (!std::isfinite(lr) || lr < 0) throw file.error("metadata 'lr' is not a learning rate");
   if (const auto p = file.metadata("precision"); p && *p != opt.precision_label()) {

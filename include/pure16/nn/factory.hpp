@@ -8,8 +8,11 @@
 //   "Flatten"  "ReLU"  "Tanh"  "Sigmoid"  "LeakyReLU" [slope=0.01]
 //   "Dropout"    [p=0.5]
 //   "BatchNorm"  num_features, [eps=1e-5], [momentum=0.1]
-// An unknown type, a missing required argument or an argument that is not a valid size
-// throws pure16::InvalidArgument naming the type and the argument.
+// An unknown type, a missing required argument, an argument that is not a valid size, or
+// sizes whose product overflows throw pure16::InvalidArgument naming the type and argument.
+// state_shapes(spec) lists the state tensors (name, shape) make_layer(spec) would allocate,
+// parameters then buffers, computed from the spec alone: a file's claimed architecture can
+// be checked against the tensors it holds before anything is allocated (io/model_file.hpp).
 #pragma once
 
 #include <cmath>
@@ -25,7 +28,10 @@
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/pooling.hpp>
+#include <pure16/size.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pure16::nn {
 
@@ -52,6 +58,36 @@ inline Init spec_init(const LayerSpec& s) {
   return init_from_code(s.get("init", 0.0));
 }
 }  // namespace detail
+
+/// The state tensors of the layer make_layer(spec) builds, without building it.
+inline std::vector<std::pair<std::string, Shape>> state_shapes(const LayerSpec& spec) {
+  using detail::spec_flag;
+  using detail::spec_size;
+  const std::string& t = spec.type;
+  std::vector<std::pair<std::string, Shape>> out;
+  const auto checked = [&](Shape s) {
+    checked_product(s, [&] { return "pure16: layer spec '" + t + "' parameter shape"; });
+    return s;
+  };
+  if (t == "Dense") {
+    const std::size_t in = spec_size(spec, "in"), o = spec_size(spec, "out");
+    out.emplace_back("weight", checked({o, in}));
+    if (spec_flag(spec, "bias", true)) out.emplace_back("bias", Shape{o});
+  } else if (t == "Conv2D") {
+    const std::size_t c = spec_size(spec, "in_channels"), o = spec_size(spec, "out_channels"),
+                      k = spec_size(spec, "kernel");
+    out.emplace_back("weight", checked({o, c, k, k}));
+    if (spec_flag(spec, "bias", true)) out.emplace_back("bias", Shape{o});
+  } else if (t == "BatchNorm") {
+    const std::size_t f = spec_size(spec, "num_features");
+    for (const char* n : {"weight", "bias", "running_mean", "running_var"})
+      out.emplace_back(n, Shape{f});
+  } else if (t != "MaxPool2D" && t != "AvgPool2D" && t != "Dropout" && t != "Flatten" &&
+             t != "ReLU" && t != "Tanh" && t != "Sigmoid" && t != "LeakyReLU") {
+    throw pure16::InvalidArgument("pure16: unknown layer type '" + t + "'");
+  }
+  return out;
+}
 
 template <Scalar T>
 std::unique_ptr<Layer<T>> make_layer(const LayerSpec& spec) {

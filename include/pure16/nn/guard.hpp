@@ -10,6 +10,8 @@
 //    layer is -1 and tensor "loss" when the loss is the offender.
 //  * NonFiniteError is the exception a trainer throws with such a report; it carries the
 //    step, the layer index and the tensor name.
+//  * check_updated(model, step) checks the parameter VALUES after the optimizer update of
+//    `step` and names the parameter that update made non-finite (the step, not the next).
 //  * require_finite(model, loss, step) throws NonFiniteError when the check fails.
 #pragma once
 
@@ -17,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <pure16/error.hpp>
+#include <pure16/kernels/finite.hpp>
 #include <pure16/nn/sequential.hpp>
 #include <sstream>
 #include <string>
@@ -51,20 +54,11 @@ class NonFiniteError : public pure16::Error {
 };
 
 namespace detail {
-/// Number of non-finite values of t and the index of the first.
+/// Number of non-finite values of t, the index and value of the first (kernels/finite.hpp).
 template <Scalar T>
 std::size_t count_non_finite(const Tensor<T>& t, std::size_t& first, double& first_value) {
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const double v = static_cast<double>(t[i]);
-    if (!std::isfinite(v)) {
-      if (count == 0) {
-        first = i;
-        first_value = v;
-      }
-      ++count;
-    }
-  }
+  const std::size_t count = kernels::count_non_finite(t.data(), t.size(), &first);
+  if (count) first_value = static_cast<double>(t[first]);
   return count;
 }
 }  // namespace detail
@@ -101,6 +95,35 @@ FiniteReport<T> check_finite(Sequential<T>& model, double loss, std::int64_t ste
         r.tensor = name;
         return r;
       }
+    }
+  }
+  return r;
+}
+
+/// After the optimizer update of step `step`: {ok = true} when every parameter value is
+/// finite, else a report naming the first parameter the update made non-finite, e.g.
+///   "step 7: the optimizer update made 0.weight (layer 0 Dense) non-finite: 12 of 12
+///    values (first inf at index 0)".
+template <Scalar T>
+FiniteReport<T> check_updated(Sequential<T>& model, std::int64_t step) {
+  FiniteReport<T> r;
+  r.step = step;
+  for (std::size_t li = 0; li < model.size(); ++li) {
+    for (auto* p : model[li].parameters()) {
+      std::size_t first = 0;
+      double fv = 0;
+      const std::size_t bad = detail::count_non_finite(p->value, first, fv);
+      if (bad == 0) continue;
+      std::ostringstream os;
+      const std::string name = std::to_string(li) + "." + p->name;
+      os << "step " << step << ": the optimizer update made " << name << " (layer " << li << ' '
+         << model[li].type() << ") non-finite: " << bad << " of " << p->value.size()
+         << " values (first " << fv << " at index " << first << ")";
+      r.ok = false;
+      r.what = os.str();
+      r.layer = static_cast<std::int64_t>(li);
+      r.tensor = name;
+      return r;
     }
   }
   return r;

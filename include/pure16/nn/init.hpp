@@ -52,11 +52,11 @@ inline std::string_view init_name(Init i) {
 
 /// Init from its numeric code in a LayerSpec ("init" argument).
 inline Init init_from_code(double code) {
-  const int c = static_cast<int>(code);
-  if (static_cast<double>(c) != code || c < 0 || c > 4) {
+  // Range first: converting a double outside int's range (1e300, NaN) is undefined.
+  if (!(code >= 0.0 && code <= 4.0) || code != std::floor(code)) {
     throw pure16::InvalidArgument("pure16: unknown initializer code " + std::to_string(code));
   }
-  return static_cast<Init>(c);
+  return static_cast<Init>(static_cast<int>(code));
 }
 
 struct Fans {

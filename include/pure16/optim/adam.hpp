@@ -126,6 +126,9 @@ class Adam : public ParamOptimizer<T> {
         o_(o),
         eps_(checked_epsilon<T>(o.eps.value_or(default_epsilon<T>()), o.allow_subnormal_eps, who)),
         decoupled_(decoupled) {
+    require_finite_in<T>(
+        this->who(),
+        {{"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"weight_decay", o.weight_decay}});
     this->check_unit(o.beta1, "beta1");
     this->check_unit(o.beta2, "beta2");
     this->check_nonneg(o.weight_decay, "weight_decay");

@@ -15,14 +15,20 @@
 //    pure16::InvalidArgument when it is not finite and positive, when it rounds to 0 in T
 //    ("epsilon 1e-08 rounds to 0 in fp16"), or when it rounds to a subnormal of T unless
 //    allow_subnormal is set (to reproduce the failure mode of a subnormal epsilon on
-//    purpose).
+//    purpose), or when it is too large for T (1e5 rounds to infinity in fp16).
+//  * require_finite_in<T>(who, {{"lr", lr}, {"momentum", m}, ...}) throws
+//    pure16::InvalidArgument naming the first hyper-parameter that is not finite, or that
+//    rounds to infinity in T ("lr 1e+05 rounds to inf in fp16 (largest finite 65504)").
+//    Every optimizer calls it on its hyper-parameters at construction.
 #pragma once
 
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <pure16/error.hpp>
 #include <pure16/scalar.hpp>
 #include <string>
+#include <utility>
 
 namespace pure16::optim {
 
@@ -51,6 +57,12 @@ T checked_epsilon(double eps, bool allow_subnormal, const std::string& who) {
   }
   const T e = round_to<T>(eps);
   const double ed = static_cast<double>(e);
+  if (!std::isfinite(ed)) {
+    throw pure16::InvalidArgument(
+        who + ": epsilon " + detail::format_value(eps) + " rounds to " + detail::format_value(ed) +
+        " in " + tn + " (largest finite " +
+        detail::format_value(static_cast<double>(scalar_traits<T>::max())) + ")");
+  }
   if (ed == 0) {
     throw pure16::InvalidArgument(
         who + ": epsilon " + detail::format_value(eps) + " rounds to 0 in " + tn + "; use e.g. " +
@@ -64,6 +76,27 @@ T checked_epsilon(double eps, bool allow_subnormal, const std::string& who) {
         "); set allow_subnormal_eps to use it anyway");
   }
   return e;
+}
+
+/// Throws pure16::InvalidArgument naming the first value that is not finite as a double or
+/// after rounding to T (see the contract above).
+template <Scalar T>
+void require_finite_in(const std::string& who,
+                       std::initializer_list<std::pair<const char*, double>> values) {
+  for (const auto& [name, v] : values) {
+    if (!std::isfinite(v)) {
+      throw pure16::InvalidArgument(who + ": " + name + " " + detail::format_value(v) +
+                                    " is not finite");
+    }
+    const double r = static_cast<double>(round_to<T>(v));
+    if (!std::isfinite(r)) {
+      throw pure16::InvalidArgument(
+          who + ": " + name + " " + detail::format_value(v) + " rounds to " +
+          detail::format_value(r) + " in " + std::string(scalar_traits<T>::name) +
+          " (largest finite " + detail::format_value(static_cast<double>(scalar_traits<T>::max())) +
+          ")");
+    }
+  }
 }
 
 }  // namespace pure16::optim

@@ -46,6 +46,10 @@ class RMSProp : public ParamOptimizer<T> {
         o_(o),
         eps_(checked_epsilon<T>(o.eps.value_or(default_epsilon<T>()), o.allow_subnormal_eps,
                                 "pure16::optim::RMSProp")) {
+    require_finite_in<T>(this->who(), {{"lr", o.lr},
+                                       {"alpha", o.alpha},
+                                       {"momentum", o.momentum},
+                                       {"weight_decay", o.weight_decay}});
     this->check_unit(o.alpha, "alpha");
     this->check_nonneg(o.momentum, "momentum");
     this->check_nonneg(o.weight_decay, "weight_decay");

@@ -15,6 +15,7 @@
 #include <memory>
 #include <pure16/error.hpp>
 #include <pure16/optim/detail.hpp>
+#include <pure16/optim/epsilon.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ class SGD : public ParamOptimizer<T> {
   SGD(std::vector<Parameter<T>*> params, SGDOptions o = {})
       : ParamOptimizer<T>("pure16::optim::SGD", std::move(params), o.lr, o.rounding, o.seed),
         o_(o) {
+    require_finite_in<T>(
+        this->who(), {{"lr", o.lr}, {"momentum", o.momentum}, {"weight_decay", o.weight_decay}});
     this->check_nonneg(o.momentum, "momentum");
     this->check_nonneg(o.weight_decay, "weight_decay");
     if (o.nesterov && o.momentum <= 0) {

@@ -16,7 +16,12 @@
 //    EpochStats::overflow_skipped), optimizer step, options.on_batch. The guard's
 //    policy: NonFinitePolicy::Stop throws nn::NonFiniteError naming the epoch, step and the
 //    layer/tensor at fault; NonFinitePolicy::Skip drops that batch's update and counts it
-//    (EpochStats::skipped) — more than max_skipped_in_a_row consecutive skips stop the run.
+//    (EpochStats::skipped) — more than max_skipped_in_a_row consecutive skips stop the run,
+//    and so does a run in which every batch was skipped (NonFiniteError at its end).
+//    After each optimizer step the updated parameter values are scanned too
+//    (kernels/finite.hpp); an update that made one non-finite throws NonFiniteError naming
+//    that parameter (layer index, kind, tensor) and that step, whatever the policy (the
+//    update cannot be skipped after the fact).
 //  * The learning rate is set from options.schedule before every batch.
 //  * After each epoch: test loss and accuracy (when a test set is given), one CSV line (when
 //    options.csv_path is set), and options.on_epoch_end (e.g. to write a checkpoint with
@@ -45,6 +50,7 @@
 #include <optional>
 #include <pure16/data/dataset.hpp>
 #include <pure16/error.hpp>
+#include <pure16/kernels/finite.hpp>
 #include <pure16/nn/nn.hpp>
 #include <pure16/optim/optimizer.hpp>
 #include <pure16/train/csv_log.hpp>
@@ -128,26 +134,19 @@ struct FitResult {
 
 namespace detail {
 
-/// True when no element of t is NaN or infinite: a branch-free scan of the exponent bits
-/// (all ones means Inf/NaN in every IEEE-style type), which compilers vectorize. It is the
-/// fast path of the guard; nn::check_finite then builds the detailed report on failure.
+/// True when no element of t is NaN or infinite (kernels/finite.hpp: a vectorized scan of
+/// the exponent bits). The fast path of the guard; nn::check_finite builds the report.
 template <Scalar T>
 bool all_finite(const Tensor<T>& t) {
-  using Bits = std::conditional_t<sizeof(T) == 2, std::uint16_t,
-                                  std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
-  constexpr Bits mask = sizeof(T) == 8                ? Bits(0x7FF0000000000000ull)
-                        : sizeof(T) == 4              ? Bits(0x7F800000u)
-                        : std::is_same_v<T, bfloat16> ? Bits(0x7F80u)
-                                                      : Bits(0x7C00u);
-  const std::size_t n = t.size();
-  const T* p = t.data();
-  unsigned bad = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    Bits b;
-    std::memcpy(&b, p + i, sizeof(T));
-    bad |= unsigned((b & mask) == mask);
-  }
-  return bad == 0;
+  return kernels::all_finite(t.data(), t.size());
+}
+
+/// Every parameter value finite (after an update).
+template <Scalar T>
+bool values_finite(nn::Sequential<T>& model) {
+  for (auto* p : model.parameters())
+    if (!all_finite(p->value)) return false;
+  return true;
 }
 
 /// Loss, gradients (when `grads`) and values all finite (what nn::check_finite checks, fast).
@@ -247,6 +246,7 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
   const bool check_grads = !opt.checks_gradients();
   std::vector<std::int32_t> y;
   Tensor<T> values;
+  std::int64_t applied = 0;  // batches whose update was applied (not skipped)
 
   for (int epoch = o.start_epoch; epoch < o.epochs; ++epoch) {
     const auto t0 = Clock::now();
@@ -303,6 +303,16 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
       skipped_in_a_row = 0;
       opt.step();
       overflow_skipped += opt.last_step_skipped();
+      ++applied;
+      // The update itself can overflow (lr too large for T): name the parameter and this step.
+      if (!detail::values_finite(model)) {
+        const auto guard = nn::check_updated(model, step);
+        bar.finish();
+        throw nn::NonFiniteError("pure16::train::fit [" + label + "]: epoch " +
+                                     std::to_string(epoch + 1) + ", batch " + std::to_string(b) +
+                                     ": " + guard.what,
+                                 step, guard.layer, guard.tensor);
+      }
       if (o.on_batch) o.on_batch(BatchEnd{epoch, b, step + 1, loader.indices(b), lr});
       loss_sum += out.loss * double(n);
       seen += n;
@@ -337,6 +347,12 @@ FitResult fit(nn::Sequential<T>& model, optim::Optimizer<T>& opt, const Loss<T>&
     res.epochs.push_back(s);
     if (csv) csv->write(s);
     if (o.on_epoch_end) o.on_epoch_end(EpochEnd{s, step, loader.rng_state()});
+  }
+  if (applied == 0 && res.skipped > 0) {
+    throw nn::NonFiniteError("pure16::train::fit [" + label + "]: every one of the " +
+                                 std::to_string(res.skipped) +
+                                 " batches was skipped for non-finite values; nothing was trained",
+                             step, -1, "");
   }
   if (test && std::isnan(res.test.loss)) {
     res.test = evaluate(model, loss, *test, o.layout, o.eval_batch_size, o.loss_accumulate);
