@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # pure16's test command: install dependencies, then configure, build and run every test
-# twice — a Release build (tests, benchmarks, examples, install test, example smoke runs)
-# and an AddressSanitizer + UndefinedBehaviorSanitizer build of the test suites.
+# twice — a Release build (tests, benchmarks, examples, install test, layering, MPI tests,
+# example smoke runs) and an AddressSanitizer + UndefinedBehaviorSanitizer build of the test
+# suites — then run each libFuzzer target for 30 s.
 # The exit status is the truth: non-zero if anything fails.
-#   scripts/test.sh              both builds
-#   PURE16_TEST_ONLY=release ... just one of them (release | sanitize)
+#   scripts/test.sh              everything
+#   PURE16_TEST_ONLY=release ... just one part (release | sanitize | fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -37,5 +38,9 @@ if [[ $only == all || $only == sanitize ]]; then
   cmake --build build/sanitize -j "$jobs"
   (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j 1)
+fi
+if [[ $only == all || $only == fuzz ]]; then
+  echo "== libFuzzer targets (${PURE16_FUZZ_SECONDS:-30} s each)"
+  scripts/fuzz.sh "${PURE16_FUZZ_SECONDS:-30}"
 fi
 echo "== all tests passed"
