@@ -158,8 +158,8 @@ TEST_CASE("Rng is portable and reproducible") {
   for (int i = 0; i < 1000; ++i) CHECK(c.below(7) < 7);
 }
 
-TEST_CASE_TEMPLATE("scalar_traits bit layout: exponent mask finds exactly the non-finite values",
-                   T, half, bfloat16) {
+TEST_CASE_TEMPLATE("scalar_traits bit layout: exponent mask finds exactly the non-finite values", T,
+                   half, bfloat16) {
   using U = typename scalar_traits<T>::storage_type;
   static_assert(sizeof(U) == 2);
   std::size_t nonfinite = 0;
