@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <pure16/error.hpp>
+#include <pure16/file_kind.hpp>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -37,25 +38,6 @@ inline bool has_gzip_magic(const std::vector<std::uint8_t>& bytes) {
   return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
 }
 
-namespace detail {
-inline const char* file_kind(std::filesystem::file_type t) {
-  switch (t) {
-    case std::filesystem::file_type::directory:
-      return "a directory";
-    case std::filesystem::file_type::block:
-      return "a block device";
-    case std::filesystem::file_type::character:
-      return "a character device";
-    case std::filesystem::file_type::fifo:
-      return "a fifo";
-    case std::filesystem::file_type::socket:
-      return "a socket";
-    default:
-      return "not a regular file";
-  }
-}
-}  // namespace detail
-
 /// Every byte of a regular file.
 inline std::vector<std::uint8_t> read_bytes(const std::string& path) {
   std::error_code ec;
@@ -65,7 +47,7 @@ inline std::vector<std::uint8_t> read_bytes(const std::string& path) {
     throw DataError("cannot open " + quoted(path) + ": " + std::strerror(e));
   }
   if (st.type() != std::filesystem::file_type::regular) {
-    throw DataError("cannot read " + quoted(path) + ": it is " + detail::file_kind(st.type()) +
+    throw DataError("cannot read " + quoted(path) + ": it is " + pure16::file_kind(st.type()) +
                     ", not a regular file");
   }
   std::ifstream in(path, std::ios::binary | std::ios::ate);

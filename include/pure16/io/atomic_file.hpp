@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <functional>
 #include <pure16/error.hpp>
+#include <pure16/file_kind.hpp>
 #include <string>
 #include <system_error>
 
@@ -86,22 +87,6 @@ inline std::filesystem::path atomic_temp_path(const std::filesystem::path& path)
 }
 
 namespace detail {
-inline const char* kind_of(std::filesystem::file_type t) {
-  switch (t) {
-    case std::filesystem::file_type::directory:
-      return "a directory";
-    case std::filesystem::file_type::block:
-      return "a block device";
-    case std::filesystem::file_type::character:
-      return "a character device";
-    case std::filesystem::file_type::fifo:
-      return "a fifo";
-    case std::filesystem::file_type::socket:
-      return "a socket";
-    default:
-      return "not a regular file";
-  }
-}
 
 /// Refuse a target that exists and is not a regular file.
 inline void require_regular_target(const std::filesystem::path& path) {
@@ -112,7 +97,7 @@ inline void require_regular_target(const std::filesystem::path& path) {
     return;  // absent (created by the rename) or a regular file (replaced by it)
   }
   throw pure16::Error("pure16::io: cannot write '" + path.string() + "': it is " +
-                      kind_of(st.type()) + ", not a regular file");
+                      pure16::file_kind(st.type()) + ", not a regular file");
 }
 
 /// Remove "<path>.tmp.<pid>" files left by processes that no longer exist.
