@@ -24,6 +24,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_runs import run_label  # noqa: E402  (one naming of runs for both plots)
+
 COLUMNS = {"epoch", "delta_max", "delta_mean", "guaranteed", "agreement", "violations"}
 
 
@@ -45,12 +48,7 @@ def read_log(path):
 
 
 def label_of(path):
-    stem = os.path.basename(path)[: -len("_divergence.csv")]
-    tag = stem.rsplit("_", 1)[-1] if "_" in stem else stem
-    if tag.startswith("mixed-"):
-        parts = tag.split("-")
-        tag = f"mixed({parts[1]}/{parts[2]})" if len(parts) == 3 else tag
-    return tag
+    return run_label(os.path.basename(path)[: -len("_divergence.csv")])
 
 
 def main():
@@ -108,4 +106,5 @@ def main():
     print(f"plot_divergence: wrote {args.output}")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -53,14 +53,18 @@ def read_run(path):
     return rows
 
 
-def label_of(path):
-    """The run's name from the file's tag: mixed-fp16-fp32 is shown as mixed(fp16/fp32)."""
-    stem = os.path.splitext(os.path.basename(path))[0]
+def run_label(stem):
+    """The run's name from a log's stem <example>_<tag>: mixed-fp16-fp32 is shown as
+    mixed(fp16/fp32)."""
     tag = stem.rsplit("_", 1)[-1] if "_" in stem else stem
     if tag.startswith("mixed-"):
         parts = tag.split("-")
         tag = f"mixed({parts[1]}/{parts[2]})" if len(parts) == 3 else tag
     return tag
+
+
+def label_of(path):
+    return run_label(os.path.splitext(os.path.basename(path))[0])
 
 
 def main():
@@ -116,4 +120,5 @@ def main():
     print(f"plot_runs: wrote {args.output}")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -36,21 +36,6 @@
 namespace pure16::nn {
 
 namespace detail {
-/// A non-negative integer argument of a spec (required when no fallback is given).
-inline std::size_t spec_size(const LayerSpec& s, const std::string& key, bool positive = true) {
-  const double v = s.get(key);
-  if (!std::isfinite(v) || v < (positive ? 1 : 0) || v != std::floor(v) || v > 1e15) {
-    throw pure16::InvalidArgument("pure16: layer spec '" + s.type + "' argument '" + key +
-                                  "' = " + std::to_string(v) + " is not a valid " +
-                                  (positive ? "positive" : "non-negative") + " integer");
-  }
-  return static_cast<std::size_t>(v);
-}
-inline std::size_t spec_size(const LayerSpec& s, const std::string& key, double fallback,
-                             bool positive) {
-  if (!s.args.count(key)) return static_cast<std::size_t>(fallback);
-  return spec_size(s, key, positive);
-}
 inline bool spec_flag(const LayerSpec& s, const std::string& key, bool fallback) {
   return s.get(key, fallback ? 1.0 : 0.0) != 0.0;
 }

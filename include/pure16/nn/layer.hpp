@@ -16,6 +16,8 @@
 //    [out, in, kh, kw]), so that state moves to and from torch.nn.Sequential.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <pure16/error.hpp>
@@ -60,6 +62,25 @@ struct LayerSpec {
   }
   bool operator==(const LayerSpec&) const = default;
 };
+
+namespace detail {
+/// A non-negative integer argument of a spec (required when no fallback is given); the
+/// one check of size arguments, used by the factory and by shape inference (nn/spec.hpp).
+inline std::size_t spec_size(const LayerSpec& s, const std::string& key, bool positive = true) {
+  const double v = s.get(key);
+  if (!std::isfinite(v) || v < (positive ? 1 : 0) || v != std::floor(v) || v > 1e15) {
+    throw pure16::InvalidArgument("pure16: layer spec '" + s.type + "' argument '" + key +
+                                  "' = " + std::to_string(v) + " is not a valid " +
+                                  (positive ? "positive" : "non-negative") + " integer");
+  }
+  return static_cast<std::size_t>(v);
+}
+inline std::size_t spec_size(const LayerSpec& s, const std::string& key, double fallback,
+                             bool positive) {
+  if (!s.args.count(key)) return static_cast<std::size_t>(fallback);
+  return spec_size(s, key, positive);
+}
+}  // namespace detail
 
 template <Scalar T>
 class Layer {

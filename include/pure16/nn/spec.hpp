@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstddef>
 #include <initializer_list>
+#include <optional>
 #include <pure16/error.hpp>
 #include <pure16/nn/init.hpp>
 #include <pure16/nn/layer.hpp>
@@ -146,15 +147,15 @@ inline std::string layer_label(std::size_t index, const LayerSpec& l) {
                                 shape_str(in) + ": " + why);
 }
 
-/// A size argument: a non-negative integer (positive unless allow_zero).
+/// A size argument (detail::spec_size), required unless `fallback` is given; errors name the
+/// layer's index and type.
 inline std::size_t size_arg(std::size_t index, const LayerSpec& l, const std::string& key,
-                            double fallback, bool allow_zero = false) {
-  const double v = l.get(key, fallback);
-  if (!std::isfinite(v) || v < (allow_zero ? 0 : 1) || v != std::floor(v) || v > 1e15) {
-    throw pure16::InvalidArgument("pure16::nn: " + layer_label(index, l) + " argument '" + key +
-                                  "' = " + std::to_string(v) + " is not a valid size");
+                            std::optional<double> fallback, bool allow_zero = false) {
+  try {
+    return fallback ? spec_size(l, key, *fallback, !allow_zero) : spec_size(l, key, !allow_zero);
+  } catch (const pure16::InvalidArgument& e) {
+    throw pure16::InvalidArgument("pure16::nn: " + layer_label(index, l) + ": " + e.what());
   }
-  return static_cast<std::size_t>(v);
 }
 
 /// Fill `key` with `inferred`, or check an explicit value against it.
@@ -163,9 +164,9 @@ inline void infer_arg(std::size_t index, LayerSpec& l, const Shape& in, const st
   auto it = l.args.find(key);
   if (it == l.args.end()) {
     l.args[key] = double(inferred);
-  } else if (size_arg(index, l, key, 0) != inferred) {
+  } else if (size_arg(index, l, key, std::nullopt) != inferred) {
     shape_fail(index, l, in,
-               "'" + key + "' is " + std::to_string(size_arg(index, l, key, 0)) +
+               "'" + key + "' is " + std::to_string(size_arg(index, l, key, std::nullopt)) +
                    " but the input has " + std::to_string(inferred));
   }
 }
@@ -191,19 +192,20 @@ inline Shape infer(std::size_t index, LayerSpec& l, const Shape& in) {
       shape_fail(index, l, in, "expects a vector per sample (add flatten() before it)");
     }
     infer_arg(index, l, in, "in", in[0]);
-    return {size_arg(index, l, "out", 0)};
+    return {size_arg(index, l, "out", std::nullopt)};
   }
   if (t == "Conv2D") {
     need_image();
     infer_arg(index, l, in, "in_channels", in[0]);
-    const std::size_t k = size_arg(index, l, "kernel", 0), s = size_arg(index, l, "stride", 1),
+    const std::size_t k = size_arg(index, l, "kernel", std::nullopt),
+                      s = size_arg(index, l, "stride", 1),
                       p = size_arg(index, l, "padding", 0, true);
-    return {size_arg(index, l, "out_channels", 0), window_out(index, l, in, in[1], k, s, p),
-            window_out(index, l, in, in[2], k, s, p)};
+    return {size_arg(index, l, "out_channels", std::nullopt),
+            window_out(index, l, in, in[1], k, s, p), window_out(index, l, in, in[2], k, s, p)};
   }
   if (t == "MaxPool2D" || t == "AvgPool2D") {
     need_image();
-    const std::size_t k = size_arg(index, l, "kernel", 0);
+    const std::size_t k = size_arg(index, l, "kernel", std::nullopt);
     const std::size_t s = size_arg(index, l, "stride", double(k));
     return {in[0], window_out(index, l, in, in[1], k, s, 0),
             window_out(index, l, in, in[2], k, s, 0)};

@@ -66,38 +66,33 @@ std::unique_ptr<Optimizer<T>> make(const std::string& name, std::vector<Paramete
         o.loss_scale);
   }
   const double wd = o.weight_decay.value_or(0.0);
+  // The fields every optimizer's options share.
+  auto with_common = [&](auto opts) {
+    opts.lr = o.lr;
+    opts.rounding = o.rounding;
+    opts.seed = o.seed;
+    return opts;
+  };
   if (name == "sgd" || name == "momentum" || name == "nesterov") {
-    SGDOptions so;
-    so.lr = o.lr;
+    SGDOptions so = with_common(SGDOptions{});
     so.momentum = name == "sgd" ? 0.0 : o.momentum;
     so.nesterov = name == "nesterov";
     so.weight_decay = wd;
-    so.rounding = o.rounding;
-    so.seed = o.seed;
     return std::make_unique<SGD<T>>(std::move(params), so);
   }
   if (name == "adam") {
-    AdamOptions ao;
-    ao.lr = o.lr;
+    AdamOptions ao = with_common(AdamOptions{});
     ao.weight_decay = wd;
-    ao.rounding = o.rounding;
-    ao.seed = o.seed;
     return std::make_unique<Adam<T>>(std::move(params), ao);
   }
   if (name == "adamw") {
-    AdamWOptions ao;
-    ao.lr = o.lr;
+    AdamWOptions ao = with_common(AdamWOptions{});
     if (o.weight_decay) ao.weight_decay = *o.weight_decay;
-    ao.rounding = o.rounding;
-    ao.seed = o.seed;
     return std::make_unique<AdamW<T>>(std::move(params), ao);
   }
   if (name == "rmsprop") {
-    RMSPropOptions ro;
-    ro.lr = o.lr;
+    RMSPropOptions ro = with_common(RMSPropOptions{});
     ro.weight_decay = wd;
-    ro.rounding = o.rounding;
-    ro.seed = o.seed;
     return std::make_unique<RMSProp<T>>(std::move(params), ro);
   }
   std::string known;
