@@ -92,7 +92,8 @@ inline void add_options(CLI::App& app, Options& o) {
   app.add_option("--precision", o.precisions,
                  "precisions to train, comma-separated: fp16,bf16,fp32,fp64, and mixed "
                  "(mixed-bf16): fp16 (bf16) compute with fp32 master weights and loss scaling, "
-                 "labelled mixed(fp16/fp32) -- not pure 16-bit")
+                 "labelled mixed(fp16/fp32) -- not pure 16-bit; fp16+ROUNDING (bf16+ROUNDING) "
+                 "trains that precision with that rounding only, whatever --rounding says")
       ->delimiter(',')
       ->check(CLI::IsMember(precision_choices()))
       ->capture_default_str();

@@ -9,6 +9,8 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <pure16/analysis/precision.hpp>
+#include <pure16/analysis/report.hpp>
 #include <pure16/io/atomic_file.hpp>
 #include <pure16/train/divergence.hpp>
 #include <pure16/train/fit.hpp>
@@ -31,6 +33,7 @@ struct RunResult {
   double loss_scale = 1.0;
   std::vector<pure16::train::DivergenceRecord> divergence;
   double test_accuracy = NAN;
+  double test_loss = NAN;  // the training loss on the test set (MSE: reconstruction error)
   double train_loss = NAN;
   std::vector<double> epoch_seconds;
   std::vector<double> epoch_cpu_seconds;  // process CPU time per epoch (robust when shared)
@@ -41,6 +44,14 @@ struct RunResult {
   double seconds = 0.0;
   std::int64_t skipped = 0;
   std::vector<std::int32_t> predictions;
+  // Classification only: the test set's logits [samples x classes] in double (exact for
+  // every 16-bit type and fp32), for the delta / Gamma analysis against the fp32 run.
+  std::vector<double> test_logits;
+  std::size_t classes = 0;
+  // The precision analysis of this run against the fp32 run of the same invocation: for a
+  // 16-bit or mixed run its "trained" twin comparison; for the fp32 run its weights rounded
+  // to fp16 and bf16 (the theorem's setting). Empty without an fp32 run.
+  std::vector<pure16::analysis::PrecisionReport> analyses;
 };
 
 /// A description of the run shared by every precision (for the table header and JSON).
@@ -49,6 +60,8 @@ struct Experiment {
   std::string dataset;             // "mnist"
   pure16::nn::zoo::Network model;  // the network, described once (pure16/nn/zoo.hpp)
   pure16::data::Layout layout = pure16::data::Layout::NCHW;
+  bool regression = false;   // mean squared error against the data set's targets, no accuracy
+  double loss_weight = 1.0;  // regression: minimize loss_weight x MSE (MSE is what is reported)
 };
 
 /// Fraction of samples on which every run predicts the same class (NaN with < 2 runs).
@@ -88,14 +101,18 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
      << " train / " << n_test << " test), " << o.epochs << " epochs, batch " << o.batch << ", "
      << o.optimizer << " lr " << o.lr << (o.schedule == "constant" ? "" : " (" + o.schedule + ")")
      << ", seed " << o.seed << ", " << thread_count() << " threads\n\n";
-  os << std::left << std::setw(18) << "precision" << std::right << std::setw(10) << "test acc"
-     << std::setw(12) << "train loss" << std::setw(10) << "s/epoch" << std::setw(10) << "cpu s/ep"
-     << std::setw(12) << "peak RSS" << std::setw(14) << "model bytes" << std::setw(12)
-     << "opt bytes" << '\n';
+  os << std::left << std::setw(18) << "precision" << std::right << std::setw(10)
+     << (ex.regression ? "test MSE" : "test acc") << std::setw(12) << "train loss" << std::setw(10)
+     << "s/epoch" << std::setw(10) << "cpu s/ep" << std::setw(12) << "peak RSS" << std::setw(14)
+     << "model bytes" << std::setw(12) << "opt bytes" << '\n';
   os << std::string(98, '-') << '\n';
   for (const auto& r : runs) {
     std::ostringstream acc, loss, sec, cpu;
-    acc << std::fixed << std::setprecision(2) << 100.0 * r.test_accuracy << " %";
+    if (ex.regression) {
+      acc << std::scientific << std::setprecision(3) << r.test_loss;
+    } else {
+      acc << std::fixed << std::setprecision(2) << 100.0 * r.test_accuracy << " %";
+    }
     loss << std::fixed << std::setprecision(4) << r.train_loss;
     sec << std::fixed << std::setprecision(1) << mean(r.epoch_seconds);
     cpu << std::fixed << std::setprecision(2) << mean(r.epoch_cpu_seconds);
@@ -113,6 +130,24 @@ inline void print_table(const Experiment& ex, const Options& o, std::size_t n_tr
          << std::fixed << std::setprecision(2) << 100.0 * d.guaranteed << " %, agreement "
          << 100.0 * d.agreement << " %, violations " << d.violations << '\n';
     os << line.str();
+  }
+  bool analysis_header = false;
+  for (const auto& r : runs) {
+    for (const auto& a : r.analyses) {
+      if (!analysis_header) {
+        os << "\nagainst the fp32 run (delta = max |p32 - p|, Gamma = fp32 top-1 minus top-2 "
+              "probability; guaranteed: Gamma >= 2 delta):\n";
+        analysis_header = true;
+      }
+      std::ostringstream line;
+      line << "  " << std::left << std::setw(44) << a.twin.label() << ' ' << std::right
+           << std::setprecision(3) << "delta mean " << a.delta.mean << " var " << a.delta.variance
+           << ", Gamma mean " << a.gamma.mean << " var " << a.gamma.variance << ", guaranteed "
+           << std::fixed << std::setprecision(2) << 100.0 * a.guaranteed_fraction()
+           << " %, agreement " << 100.0 * a.agreement() << " %, violations " << a.violations
+           << '\n';
+      os << line.str();
+    }
   }
   if (std::any_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.mixed; })) {
     os << "mixed(...) runs are NOT pure 16-bit: fp32 master weights (counted in model bytes) "
@@ -137,6 +172,8 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
   j["dataset"] = ex.dataset;
   j["model"] = ex.model.description;
   j["network"] = ex.model.name;
+  j["task"] = ex.regression ? "regression" : "classification";
+  j["loss_weight"] = ex.loss_weight;  // losses below are divided by it (MSE per element)
   j["train_samples"] = n_train;
   j["test_samples"] = n_test;
   j["options"] = {{"epochs", o.epochs},
@@ -161,7 +198,8 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
     e["optimizer_bytes"] = r.optimizer_bytes;
     e["master_bytes"] = r.master_bytes;
     e["loss_scale"] = r.loss_scale;
-    e["test_accuracy"] = r.test_accuracy;
+    e["test_accuracy"] = pure16::analysis::detail::num(r.test_accuracy);
+    e["test_loss"] = pure16::analysis::detail::num(r.test_loss);
     e["train_loss"] = r.train_loss;
     e["epoch_seconds"] = r.epoch_seconds;
     e["epoch_cpu_seconds"] = r.epoch_cpu_seconds;
@@ -173,7 +211,8 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
     nlohmann::json ep = nlohmann::json::array();
     for (auto& s : r.epochs) {
       ep.push_back({{"epoch", s.epoch},
-                    {"train_loss", s.train_loss},
+                    {"train_loss", s.train_loss / ex.loss_weight},
+                    {"test_loss", s.test_loss / ex.loss_weight},
                     {"train_accuracy", s.train_accuracy},
                     {"test_accuracy", s.test_accuracy},
                     {"seconds", s.seconds},
@@ -199,6 +238,11 @@ inline nlohmann::json to_json(const Experiment& ex, const Options& o, std::size_
                     {"acc_model", d.acc_model}});
     }
     if (!r.divergence.empty()) e["divergence_vs_fp32_shadow"] = dv;
+    if (!r.analyses.empty()) {
+      nlohmann::json an = nlohmann::json::array();
+      for (const auto& a : r.analyses) an.push_back(pure16::analysis::to_json(a));
+      e["analysis_vs_fp32"] = an;
+    }
     j["runs"].push_back(e);
   }
   const double agree = agreement(runs);

@@ -5,10 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <pure16/analysis/precision.hpp>
 #include <pure16/io/safetensors.hpp>
 #include <pure16/nn/sequential.hpp>
 #include <pure16/train/train.hpp>
+#include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "optimizer.hpp"
@@ -48,6 +52,68 @@ inline const char* rounding_name(pure16::Rounding r) {
                                               : "nearest";
 }
 
+/// The logits of `model` (Mode::Eval) on every sample of `data`, row-major, in double.
+template <pure16::Scalar T>
+std::vector<double> logits_of(pure16::nn::Sequential<T>& model, const pure16::data::Dataset& data,
+                              pure16::data::Layout layout, std::size_t& classes) {
+  pure16::data::Loader loader(data, 1000, false, 0);
+  loader.start_epoch();
+  std::vector<double> z;
+  for (std::size_t b = 0; b < loader.num_batches(); ++b) {
+    const pure16::Tensor<T> out =
+        model.forward(loader.inputs<T>(b, layout), pure16::nn::Mode::Eval);
+    classes = out.dim(1);
+    for (std::size_t i = 0; i < out.size(); ++i) z.push_back(static_cast<double>(out[i]));
+  }
+  return z;
+}
+
+/// delta / Gamma analysis of logits `low` against `ref` (both [labels.size() x classes]).
+pure16::analysis::PrecisionReport compare_logits(pure16::analysis::TwinDescription twin,
+                                                 const std::vector<double>& ref,
+                                                 const std::vector<double>& low,
+                                                 std::size_t classes,
+                                                 std::span<const std::int32_t> labels) {
+  const std::size_t n = labels.size();
+  pure16::Tensor<double> r({n, classes}), l({n, classes});
+  std::copy(ref.begin(), ref.end(), r.data());
+  std::copy(low.begin(), low.end(), l.data());
+  pure16::analysis::PrecisionAnalyzer an(std::move(twin));
+  an.add_logits(r, l, labels);
+  return an.report();
+}
+
+/// The fp32 model's weights rounded to U: the theorem's twin of `model`.
+template <pure16::Scalar U>
+pure16::analysis::PrecisionReport rounded_twin(pure16::nn::Sequential<float>& model,
+                                               const std::vector<double>& ref, std::size_t classes,
+                                               const pure16::data::Dataset& test,
+                                               pure16::data::Layout layout) {
+  pure16::nn::Sequential<U> low = model.template cast<U>();
+  low.set_accumulate(pure16::Accumulate::Float);
+  std::size_t c = 0;
+  const std::vector<double> z = logits_of(low, test, layout, c);
+  pure16::analysis::TwinDescription twin;
+  twin.kind = pure16::analysis::TwinKind::Rounded;
+  twin.reference_type = "fp32";
+  twin.low_type = std::string(pure16::scalar_traits<U>::name);
+  return compare_logits(twin, ref, z, classes, test.labels());
+}
+
+/// weight x mean squared error: the loss and its gradient multiplied by `w` before the
+/// gradient's one rounding to T (w = pixels per sample: the per-sample sum of squares).
+template <pure16::Scalar T>
+pure16::train::Loss<T> weighted_mse(double w) {
+  if (w == 1.0) return pure16::train::mse<T>();
+  return {"mse x " + std::to_string(w), false, true,
+          [w](const pure16::Tensor<T>& out, const pure16::train::Targets<T>& t, pure16::Accumulate,
+              double s) {
+            pure16::nn::LossOutput<T> r = pure16::nn::mse<T>(out, *t.values, s * w);
+            r.loss *= w;
+            return r;
+          }};
+}
+
 template <pure16::Scalar T>
 RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
                     const pure16::data::Dataset& train, const pure16::data::Dataset& test) {
@@ -66,6 +132,8 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
     r.pure_16bit = !run.mixed && pure16::scalar_traits<T>::is_16bit;
     r.rounding = rounding_name(run.rounding);
     const std::string tag = file_tag(r.precision);
+    const train_ns::Loss<T> loss =
+        ex.regression ? weighted_mse<T>(ex.loss_weight) : train_ns::cross_entropy<T>();
 
     train_ns::FitOptions fo;
     fo.epochs = o.epochs;
@@ -123,7 +191,7 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
       fo.on_epoch_end = train_ns::checkpoint_each_epoch(ckpt, model, *opt, report);
     }
     std::unique_ptr<train_ns::DivergenceWatch<T>> watch;
-    if (o.upd.divergence > 0 && pure16::scalar_traits<T>::is_16bit) {
+    if (o.upd.divergence > 0 && pure16::scalar_traits<T>::is_16bit && !ex.regression) {
       train_ns::DivergenceOptions dopt;
       dopt.probe_size = o.upd.divergence;
       if (!o.csv_dir.empty()) {
@@ -147,11 +215,11 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
 #ifdef PURE16_EXAMPLES_MPI
     // dist::fit: rank 0's state first, then every global batch sharded over the ranks;
     // progress, CSV, evaluation and on_epoch_end (report, checkpoint) on rank 0 only.
-    const train_ns::FitResult fr = o.distributed
-                                       ? pure16::dist::fit(world(), model, *opt, train, &test, fo)
-                                       : train_ns::fit(model, *opt, train, &test, fo);
+    const train_ns::FitResult fr =
+        o.distributed ? pure16::dist::fit(world(), model, *opt, loss, train, &test, fo)
+                      : train_ns::fit(model, *opt, loss, train, &test, fo);
 #else
-    const train_ns::FitResult fr = train_ns::fit(model, *opt, train, &test, fo);
+    const train_ns::FitResult fr = train_ns::fit(model, *opt, loss, train, &test, fo);
 #endif
     if (watch) r.divergence = watch->records();
     if (!o.save.empty() && is_root(o)) {
@@ -162,7 +230,19 @@ RunResult train_one(const Experiment& ex, const Options& o, const RunKind& run,
       pure16::io::save_safetensors(out, model);
     }
     r.test_accuracy = fr.test.accuracy;
-    r.train_loss = fr.final_train_loss();
+    r.test_loss = fr.test.loss / ex.loss_weight;  // reported as the mean squared error
+    if (!ex.regression && is_root(o)) {
+      r.test_logits = logits_of(model, test, ex.layout, r.classes);
+      if constexpr (std::is_same_v<T, float>) {
+        if (!run.mixed) {
+          r.analyses.push_back(
+              rounded_twin<half>(model, r.test_logits, r.classes, test, ex.layout));
+          r.analyses.push_back(
+              rounded_twin<bfloat16>(model, r.test_logits, r.classes, test, ex.layout));
+        }
+      }
+    }
+    r.train_loss = fr.final_train_loss() / ex.loss_weight;
     r.epochs = fr.epochs;
     for (auto& e : fr.epochs) {
       r.epoch_seconds.push_back(e.seconds);
@@ -211,6 +291,23 @@ std::vector<RunResult> run_twins(const Experiment& ex, const Options& o,
     if (k.precision == "fp64") runs.push_back(train_one<double>(ex, o, k, train, test));
   }
   if (!root) return runs;  // rank 0 prints and writes
+  // Every other classification run against the fp32 run: the "trained" twins of the study.
+  const auto ref = std::find_if(runs.begin(), runs.end(), [](const RunResult& r) {
+    return r.precision == "fp32" && !r.test_logits.empty();
+  });
+  if (ref != runs.end()) {
+    for (auto& r : runs) {
+      if (&r == &*ref || r.test_logits.size() != ref->test_logits.size()) continue;
+      pure16::analysis::TwinDescription twin;
+      twin.kind = pure16::analysis::TwinKind::Trained;
+      twin.reference_type = "fp32";
+      twin.low_type = r.precision;
+      twin.low_accumulate =
+          o.accumulate == "native" ? pure16::Accumulate::Native : pure16::Accumulate::Float;
+      r.analyses.push_back(
+          compare_logits(twin, ref->test_logits, r.test_logits, ref->classes, test.labels()));
+    }
+  }
   print_table(ex, o, train.size(), test.size(), runs);
   if (!o.json.empty()) {
     write_text_file(o.json, to_json(ex, o, train.size(), test.size(), runs).dump(2) + "\n");

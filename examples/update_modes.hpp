@@ -3,6 +3,7 @@
 // fp32 masters and state, dynamic loss scaling), and the divergence watch.
 //
 //   --precision fp16,fp32,mixed            "mixed" = fp16 compute, fp32 masters (also mixed-bf16)
+//   --precision fp16+compensated           one 16-bit precision with one rounding only
 //   --rounding nearest,stochastic,compensated
 //                                          each pure 16-bit precision is trained once per
 //                                          rounding; fp32/fp64 and mixed runs round to nearest
@@ -40,7 +41,18 @@ struct RunKind {
 };
 
 inline const std::vector<std::string>& precision_choices() {
-  static const std::vector<std::string> c{"fp16", "bf16", "fp32", "fp64", "mixed", "mixed-bf16"};
+  static const std::vector<std::string> c{"fp16",
+                                          "bf16",
+                                          "fp32",
+                                          "fp64",
+                                          "mixed",
+                                          "mixed-bf16",
+                                          "fp16+nearest",
+                                          "fp16+stochastic",
+                                          "fp16+compensated",
+                                          "bf16+nearest",
+                                          "bf16+stochastic",
+                                          "bf16+compensated"};
   return c;
 }
 
@@ -73,6 +85,8 @@ inline std::vector<RunKind> run_kinds(const std::vector<std::string>& precisions
   for (const auto& p : precisions) {
     if (p == "mixed" || p == "mixed-bf16") {
       runs.push_back({p == "mixed" ? "fp16" : "bf16", true, pure16::Rounding::NearestEven});
+    } else if (const auto plus = p.find('+'); plus != std::string::npos) {  // one rounding
+      runs.push_back({p.substr(0, plus), false, pure16::optim::parse_rounding(p.substr(plus + 1))});
     } else if (p == "fp16" || p == "bf16") {
       for (const auto& r : u.roundings)
         runs.push_back({p, false, pure16::optim::parse_rounding(r)});

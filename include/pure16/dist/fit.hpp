@@ -14,7 +14,8 @@
 //    gradient the mean over the global batch, the same bits on every rank; the guard
 //    (non-finite reduced gradients or weights) throws nn::NonFiniteError on every rank; the
 //    optimizer steps identically everywhere. It returns this rank's loss sum and rows.
-//  * fit(comm, model, opt, train, test, options) is train::fit as one replica of N: rank 0's
+//  * fit(comm, model, opt, [loss,] train, test, options) is train::fit as one replica of N: rank
+//  0's
 //    state is broadcast first, every global batch of options.batch_size rows (the same
 //    shuffled order on every rank, from options.seed) is sharded by rank, gradients are
 //    all-reduced in T (GradientReducer; a model with Accumulate::Native sums them natively
@@ -202,8 +203,8 @@ StepResult train_step(Communicator& comm, GradientReducer<T>& reducer, nn::Seque
 /// train::fit as one replica of a data-parallel run over `comm` (see the header comment).
 template <Scalar T>
 train::FitResult fit(Communicator& comm, nn::Sequential<T>& model, optim::Optimizer<T>& opt,
-                     const data::Dataset& train, const data::Dataset* test, train::FitOptions o,
-                     ReduceOptions reduce = {}) {
+                     const train::Loss<T>& loss, const data::Dataset& train,
+                     const data::Dataset* test, train::FitOptions o, ReduceOptions reduce = {}) {
   std::ostringstream opts;
   opts << o.epochs << ' ' << o.batch_size << ' ' << o.shuffle << ' ' << o.seed << ' '
        << int(o.layout) << ' ' << std::bit_cast<std::uint64_t>(o.lr) << ' ' << o.start_epoch << ' '
@@ -236,7 +237,15 @@ train::FitResult fit(Communicator& comm, nn::Sequential<T>& model, optim::Optimi
       on_root(comm, [&] { f(e); });
     };
   }
-  return train::fit(model, opt, train, test, o);
+  return train::fit(model, opt, loss, train, test, o);
+}
+
+/// fit() under softmax cross-entropy (the default loss).
+template <Scalar T>
+train::FitResult fit(Communicator& comm, nn::Sequential<T>& model, optim::Optimizer<T>& opt,
+                     const data::Dataset& train, const data::Dataset* test, train::FitOptions o,
+                     ReduceOptions reduce = {}) {
+  return fit(comm, model, opt, train::cross_entropy<T>(), train, test, std::move(o), reduce);
 }
 
 /// Rank 0 reads the checkpoint at `path`, every rank continues from it (see the header).
