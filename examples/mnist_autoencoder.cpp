@@ -12,7 +12,7 @@
 // instead of an accuracy.
 //
 //   mnist_autoencoder
-//   mnist_autoencoder --precision fp32,fp16,mixed --rounding nearest,compensated --epochs 10
+//   mnist_autoencoder --reduction sum --precision fp32,fp16,fp16+stochastic --epochs 10
 #include <pure16/data/idx.hpp>
 #include <pure16/nn/zoo.hpp>
 #include <vector>
@@ -36,8 +36,7 @@ void targets_are_inputs(pure16::data::Dataset& d) {
 
 int main(int argc, char** argv) {
   examples::Options o;
-  o.precisions = {"fp32", "fp16", "mixed"};
-  o.upd.roundings = {"nearest", "compensated"};
+  o.precisions = {"fp32", "fp16", "fp16+compensated", "mixed"};
   o.epochs = 10;
   o.batch = 128;
   o.lr = 0.001;
