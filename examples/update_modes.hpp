@@ -21,6 +21,7 @@
 #include <pure16/optim/make.hpp>
 #include <pure16/scalar.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace examples {
@@ -78,20 +79,25 @@ inline void add_update_options(CLI::App& app, UpdateOptions& u) {
       ->capture_default_str();
 }
 
-/// The runs that --precision and --rounding ask for, in order.
+/// The runs that --precision and --rounding ask for, in order, each once (fp16 with
+/// --rounding compensated and fp16+compensated name the same run).
 inline std::vector<RunKind> run_kinds(const std::vector<std::string>& precisions,
                                       const UpdateOptions& u) {
   std::vector<RunKind> runs;
+  const auto add = [&runs](RunKind k) {
+    for (const RunKind& r : runs)
+      if (r.precision == k.precision && r.mixed == k.mixed && r.rounding == k.rounding) return;
+    runs.push_back(std::move(k));
+  };
   for (const auto& p : precisions) {
     if (p == "mixed" || p == "mixed-bf16") {
-      runs.push_back({p == "mixed" ? "fp16" : "bf16", true, pure16::Rounding::NearestEven});
+      add({p == "mixed" ? "fp16" : "bf16", true, pure16::Rounding::NearestEven});
     } else if (const auto plus = p.find('+'); plus != std::string::npos) {  // one rounding
-      runs.push_back({p.substr(0, plus), false, pure16::optim::parse_rounding(p.substr(plus + 1))});
+      add({p.substr(0, plus), false, pure16::optim::parse_rounding(p.substr(plus + 1))});
     } else if (p == "fp16" || p == "bf16") {
-      for (const auto& r : u.roundings)
-        runs.push_back({p, false, pure16::optim::parse_rounding(r)});
+      for (const auto& r : u.roundings) add({p, false, pure16::optim::parse_rounding(r)});
     } else {
-      runs.push_back({p, false, pure16::Rounding::NearestEven});
+      add({p, false, pure16::Rounding::NearestEven});
     }
   }
   return runs;

@@ -5,7 +5,7 @@
 # analysis, per-epoch plots with the seed band) written by tools/reproduction_report.py.
 #
 #   scripts/reproduce.sh                   quick scale: <= 15 minutes on 2 cores
-#   scripts/reproduce.sh --scale study     the committed REPRODUCTION.md (about 75 minutes)
+#   scripts/reproduce.sh --scale study     the committed REPRODUCTION.md (about 2 hours)
 #   scripts/reproduce.sh --scale full      the published protocol (AlexNet variant 100 epochs
 #                                          on 50,000 images...): days on 2 cores, see below
 #   options: --jobs N (parallel runs; default: the number of CPUs)  --build DIR
@@ -19,12 +19,12 @@
 # (runs go side by side, --jobs at a time: seconds per epoch are measured that way, which
 # the report states). Scales (train images x epochs x seeds):
 #   network       quick              study                full
-#   MNIST MLP     60k x 2 x 2        60k x 10 x 5         60k x 20 x 10
-#   LeNet         60k x 1 x 2        60k x 4 x 5          60k x 20 x 10
+#   MNIST MLP     60k x 2 x 2        60k x 5 x 5          60k x 20 x 10
+#   LeNet         60k x 1 x 2        60k x 2 x 5          60k x 20 x 10
 #   small CNN     10k x 2 x 2        20k x 8 x 3          50k x 30 x 5
-#   + BatchNorm   10k x 2 x 1        20k x 8 x 2          50k x 30 x 5   (fp32, fp16, mixed)
+#   + BatchNorm   10k x 2 x 1        10k x 6 x 2          50k x 30 x 5   (fp32, fp16, mixed)
 #   AlexNet var.  2k x 1 x 1         10k x 2 x 1          50k x 100 x 3  (batch 256, SGD 0.01 m 0.9)
-#   autoencoder   20k x 2 x 1        60k x 5 x 3          60k x 20 x 5   (fp32, fp16, compensated,
+#   autoencoder   20k x 2 x 1        60k x 3 x 3          60k x 20 x 5   (fp32, fp16, compensated,
 #                                                                         mixed; mean and sum MSE)
 # The full scale's AlexNet variant alone is about 100 x 1,400 s of single-thread work per seed
 # on this 2-core machine (six precisions): about 4 days for three seeds.
@@ -66,13 +66,13 @@ alexnet|cifar10_cnn --model alexnet|2000|1|1|$all_precisions
 autoencoder|mnist_autoencoder --reduction mean|20000|2|1|fp32,fp16,fp16+compensated,mixed
 autoencoder_sum|mnist_autoencoder --reduction sum|20000|2|1|fp32,fp16,fp16+compensated,mixed" ;;
   study)
-    plan="mlp|mnist_mlp|0|10|5|$all_precisions
-lenet|mnist_cnn|0|4|5|$all_precisions
+    plan="mlp|mnist_mlp|0|5|5|$all_precisions
+lenet|mnist_cnn|0|2|5|$all_precisions
 cnn|cifar10_cnn --model small|20000|8|3|$all_precisions
-cnn_bn|cifar10_cnn --model small --batch-norm|20000|8|2|fp32,fp16,mixed
+cnn_bn|cifar10_cnn --model small --batch-norm|10000|6|2|fp32,fp16,mixed
 alexnet|cifar10_cnn --model alexnet|10000|2|1|$all_precisions
-autoencoder|mnist_autoencoder --reduction mean|0|5|3|fp32,fp16,fp16+compensated,mixed
-autoencoder_sum|mnist_autoencoder --reduction sum|0|5|3|fp32,fp16,fp16+compensated,mixed" ;;
+autoencoder|mnist_autoencoder --reduction mean|0|3|3|fp32,fp16,fp16+compensated,mixed
+autoencoder_sum|mnist_autoencoder --reduction sum|0|3|3|fp32,fp16,fp16+compensated,mixed" ;;
   full)
     plan="mlp|mnist_mlp|0|20|10|$all_precisions
 lenet|mnist_cnn|0|20|10|$all_precisions
@@ -121,12 +121,17 @@ if ((!report_only)); then
   echo "reproduce.sh: $(wc -l <"$runs.sorted") runs, $jobs at a time, scale $scale -> $out"
   start=$(date +%s)
   date -u +%FT%TZ >"$out/started"
+  # The code the runs use, and the load before them (other processes slow the timings).
+  git rev-parse --short HEAD >"$out/commit" 2>/dev/null || echo "?" >"$out/commit"
+  git diff --quiet HEAD -- include examples 2>/dev/null || echo "(with local changes)" >>"$out/commit"
+  cut -d' ' -f1-3 /proc/loadavg >"$out/load_before"
   # Each run logs to <json>.log; a failed run stops nothing else but fails the script.
   status=0
   xargs -P "$jobs" -I{} -d '\n' bash -c 'cmd="$1"; log="${cmd##*--json }"; log="${log%% *}.log";
     OMP_NUM_THREADS=1 $cmd >"$log" 2>&1 || { echo "FAILED: $cmd (see $log)" >&2; exit 1; }' _ {} \
     <"$runs.sorted" || status=$?
   echo $(($(date +%s) - start)) >"$out/wall_seconds"
+  cut -d' ' -f1-3 /proc/loadavg >"$out/load_after"
   ((status == 0)) || { echo "reproduce.sh: some runs failed" >&2; exit 1; }
 fi
 

@@ -319,15 +319,21 @@ def main():
         sys.exit(f"reproduction_report: no <network>_seed<k>.json in {a.run_dir}")
     out_dir = os.path.dirname(os.path.abspath(a.out))
     rel_img = os.path.relpath(os.path.abspath(a.img_dir), out_dir)
-    commit = a.commit or sh("git rev-parse --short HEAD")
-    dirty = sh("git status --porcelain --untracked-files=no -- include examples")
+    def read(name, default="?"):
+        path = os.path.join(a.run_dir, name)
+        return open(path).read().strip().replace("\n", " ") if os.path.exists(path) else default
+
+    commit = a.commit or read("commit", "")
+    if not commit:  # runs made by hand: the checkout's state now
+        commit = sh("git rev-parse --short HEAD")
+        if sh("git status --porcelain --untracked-files=no -- include examples"):
+            commit += " (with local changes)"
     wall = ""
     wall_path = os.path.join(a.run_dir, "wall_seconds")
     if os.path.exists(wall_path):
         secs = int(open(wall_path).read().strip() or 0)
         wall = f"{secs // 3600} h {secs % 3600 // 60} min {secs % 60} s"
-    started = open(os.path.join(a.run_dir, "started")).read().strip() if os.path.exists(
-        os.path.join(a.run_dir, "started")) else "?"
+    started = read("started")
     threads = {j["options"]["threads"] for v in nets.values() for j in v}
 
     body, goals = [], {}
@@ -347,10 +353,10 @@ def main():
             f"- command: `scripts/reproduce.sh --scale {a.scale}` (scale '{a.scale}'; "
             "`--scale full` is the published protocol, see the script's header for its size "
             "and expected run time)",
-            f"- code: commit `{commit}`" + (" (with local changes to include/ or examples/)"
-                                              if dirty else ""),
+            f"- code: commit `{commit}` (the runs' build of include/ and examples/)",
             f"- machine: {machine()}",
-            f"- started {started}; wall time of all runs: {wall or '?'}",
+            f"- started {started}; wall time of all runs: {wall or '?'}; load average (1, 5, "
+            f"15 min) before: {read('load_before')}, after: {read('load_after')}",
             f"- every run single-threaded ({', '.join(map(str, sorted(threads)))} thread), "
             f"runs side by side, as many as the machine has CPUs: seconds per epoch are "
             "measured that way (CPU s/epoch is the process's CPU time, less sensitive to the "

@@ -79,6 +79,35 @@ def main():
             fail(f"{path}: agreement {agree!r} is not a fraction in [0, 1]")
     elif agree is not None:
         fail(f"{path}: agreement must be null with a single run")
+    # The delta / Gamma analysis against the fp32 run (examples/twins.cpp): fp32 carries its
+    # weights rounded to fp16 and bf16, every other run its trained-twin comparison.
+    names = [r["precision"] for r in runs]
+    if "fp32" in names and len(runs) >= 2:
+        for r in runs:
+            an = r.get("analysis_vs_fp32")
+            want_kinds = ["rounded", "rounded"] if r["precision"] == "fp32" else ["trained"]
+            if not isinstance(an, list) or [a["twin"]["kind"] for a in an] != want_kinds:
+                fail(f"{path}: run {r['precision']}: analysis_vs_fp32 should hold {want_kinds}")
+            for a in an:
+                label = a["twin"]["label"]
+                if a["violations"] != 0:
+                    fail(f"{path}: {label}: {a['violations']} theorem violation(s)")
+                if a["samples"] != j["test_samples"]:
+                    fail(f"{path}: {label}: {a['samples']} samples, test set {j['test_samples']}")
+                # strict (Gamma > 2 delta) samples must agree, so strict <= agree
+                if not a["strict"] <= a["agree"] <= a["samples"]:
+                    fail(f"{path}: {label}: strict {a['strict']} / agree {a['agree']} inconsistent")
+                for key in ("delta", "gamma"):
+                    m = a[key]["mean"]
+                    if not number(m) or not 0.0 <= m <= 1.0:
+                        fail(f"{path}: {label}: {key} mean {m!r} is not a probability gap")
+                # the pairwise agreement bounds the agreement of all runs together
+                if number(agree) and a["agreement"] < agree - 1e-12:
+                    fail(f"{path}: {label}: agreement {a['agreement']} below all-run {agree}")
+            if r["precision"] == "fp32":
+                # fp16 rounding of the weights moves the probabilities by ~1e-4, not 1e-2
+                if an[0]["twin"]["low_type"] != "fp16" or an[0]["delta"]["mean"] >= 1e-2:
+                    fail(f"{path}: fp16-rounded twin: delta mean {an[0]['delta']['mean']}")
     print(f"check_example_json: {path} OK: " +
           ", ".join(f"{r['precision']} {100 * r['test_accuracy']:.2f} %" for r in runs) +
           (f", agreement {100 * agree:.2f} %" if len(runs) >= 2 else ""))
