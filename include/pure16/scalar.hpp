@@ -181,32 +181,26 @@ inline T round_stochastic(float x, std::uint32_t random_bits) {
       std::uint32_t r = (u + (random_bits & 0xFFFFu)) & 0xFFFF0000u;
       return Eigen::numext::bit_cast<bfloat16>(static_cast<std::uint16_t>(r >> 16));
     } else {
-      // half: truncate toward zero to a half, then decide the step with the random bits.
-      const float ax = std::fabs(x);
-      const half t_lo = [&] {
-        half h(ax);  // nearest; step back if it rounded up
-        if (static_cast<float>(h) > ax) {
-          h = Eigen::numext::bit_cast<half>(
-              static_cast<std::uint16_t>(Eigen::numext::bit_cast<std::uint16_t>(h) - 1));
-        }
-        return h;
-      }();
-      const float lo = static_cast<float>(t_lo);
-      if (lo == ax) return std::signbit(x) ? half(-lo) : t_lo;
-      const half t_hi = Eigen::numext::bit_cast<half>(
-          static_cast<std::uint16_t>(Eigen::numext::bit_cast<std::uint16_t>(t_lo) + 1));
-      const float hi = static_cast<float>(t_hi);  // may be +inf past the largest finite
-      const float step =
-          std::isfinite(hi)
-              ? hi - lo
-              : lo - static_cast<float>(Eigen::numext::bit_cast<half>(static_cast<std::uint16_t>(
-                         Eigen::numext::bit_cast<std::uint16_t>(t_lo) - 1)));
-      // probability of rounding up = (ax - lo) / step, compared against a uniform in [0,1).
-      const float frac = (ax - lo) / step;  // exact enough: both are small-integer multiples
-      const float uni = static_cast<float>(random_bits >> 8) * 0x1.0p-24f;
-      half r = uni < frac ? t_hi : t_lo;
-      if (std::signbit(x)) r = -r;
-      return r;
+      // half, on the float's bits: truncate |x| toward zero to the half grid, then step up
+      // one half ulp when the uniform (random_bits >> 8) * 2^-24 is below the discarded
+      // fraction. Normal halves keep 10 of the float's 23 fraction bits, so the fraction is
+      // low13 / 2^13 and the test is (random_bits >> 19) < low13; subnormal halves are
+      // multiples of 2^-24. A step past the largest finite half (65504) gives infinity.
+      const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
+      const auto sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+      const std::uint32_t a = u & 0x7FFFFFFFu;  // |x|
+      std::uint32_t bits;
+      if (a >= 0x38800000u) {  // |x| >= 2^-14
+        const std::uint32_t up = (random_bits >> 19) < (a & 0x1FFFu) ? 1u : 0u;
+        const std::uint32_t t = (a >> 13) + up;                 // float exponent | 10 bits
+        bits = t >= (143u << 10) ? 0x7C00u : t - (112u << 10);  // rebias 127 -> 15
+      } else {
+        const float scaled = std::bit_cast<float>(a) * 0x1.0p24f;  // exact: units of 2^-24
+        const float lo = std::floor(scaled);
+        const float uni = static_cast<float>(random_bits >> 8) * 0x1.0p-24f;
+        bits = static_cast<std::uint32_t>(lo) + (uni < scaled - lo ? 1u : 0u);
+      }
+      return Eigen::numext::bit_cast<half>(static_cast<std::uint16_t>(bits | sign));
     }
   }
 }

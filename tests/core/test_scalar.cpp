@@ -128,6 +128,31 @@ TEST_CASE_TEMPLATE("stochastic rounding picks a neighbour with the right probabi
   CHECK(std::isnan(d(a.round<T>(std::nanf("")))));
 }
 
+TEST_CASE("half stochastic rounding follows its decision rule exactly (double reference)") {
+  // For |x| on the half grid with spacing ulp (2^(e-10), e >= -14), lo = |x| truncated to
+  // the grid and frac = (|x| - lo) / ulp, the result is lo + ulp exactly when the uniform
+  // (bits >> 8) * 2^-24 is below frac; past 65504 that is infinity. Normal and subnormal
+  // halves, both signs, exponents -27 .. 15.
+  Rng g(2024);
+  for (int i = 0; i < 200000; ++i) {
+    const int e2 = static_cast<int>(g.below(43)) - 27;
+    const double m = 1.0 + static_cast<double>(g() >> 40) * 0x1.0p-24;  // 24 fraction bits
+    const float x = static_cast<float>((g() & 1 ? -1.0 : 1.0) * std::ldexp(m, e2));
+    const auto bits = static_cast<std::uint32_t>(g() >> 32);
+    const double ax = std::fabs(static_cast<double>(x));
+    const int e = std::max(std::ilogb(ax), -14);
+    const double ulp = std::ldexp(1.0, e - 10);
+    const double lo = std::floor(ax / ulp) * ulp;
+    const bool up = static_cast<double>(bits >> 8) * 0x1.0p-24 < (ax - lo) / ulp;
+    double want = up ? lo + ulp : lo;
+    if (want > 65504.0) want = std::numeric_limits<double>::infinity();
+    want = std::copysign(want, static_cast<double>(x));
+    const double got = d(round_stochastic<half>(x, bits));
+    REQUIRE_MESSAGE(got == want, "x = " << x << " bits = " << bits);
+    REQUIRE(std::signbit(got) == std::signbit(x));
+  }
+}
+
 TEST_CASE("stochastic rounding beyond the half range overflows like nearest rounding") {
   StochasticRounder sr(3);
   for (int i = 0; i < 100; ++i) {

@@ -121,7 +121,10 @@ class ParamOptimizer : public Optimizer<T> {
   void store_weights(std::size_t i, std::size_t k0, const Acc* src, std::size_t n) {
     T* dst = params_[i]->value.data() + k0;
     if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit) {
-      for (std::size_t k = 0; k < n; ++k) dst[k] = rounder_.round<T>(static_cast<float>(src[k]));
+      std::uint32_t r[kChunk];  // the generator's sequence first, then the roundings
+      for (std::size_t k = 0; k < n; ++k) r[k] = rounder_.next_bits();
+      for (std::size_t k = 0; k < n; ++k)
+        dst[k] = round_stochastic<T>(static_cast<float>(src[k]), r[k]);
     } else if (rounding_ == Rounding::Compensated) {
       T* cp = slot(comp_, i).data() + k0;
       Acc old[kChunk], y[kChunk], s[kChunk] = {};  // {}: GCC cannot see the loop fills s
