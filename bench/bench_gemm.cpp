@@ -1,7 +1,8 @@
 // GEMM throughput (GFLOP/s = 2 M N K / time) of pure16::kernels::gemm for half, bfloat16 and
 // float beside Eigen's float GEMM and Eigen's own Eigen::half GEMM, measured in one run.
 // Shapes: square n in {128, 256, 512, 1024} and the GEMMs of an MNIST MLP batch of 128
-// (784-512-512-10: forward X W^T, backward dX = dY W and dW = dY^T X), 1 and 2 threads.
+// (784-512-512-10: forward X W^T, backward dX = dY W and dW = dY^T X), the weight gradients
+// of the small CIFAR CNN's convolutions (small C, long K), 1 and 2 threads.
 // Arguments of every benchmark: M, N, K, op(A) transposed, op(B) transposed, threads.
 // The instruction set is active_isa() (PURE16_ISA=portable|avx2|... selects another).
 #include <benchmark/benchmark.h>
@@ -102,13 +103,22 @@ void mlp(benchmark::internal::Benchmark* b, int thr) {
   b->Args({512, 784, 128, 1, 0, thr});  // layer 1 backward, dW
   b->Args({512, 512, 128, 1, 0, thr});  // layer 2 backward, dW
 }
+// Weight gradients of the small CIFAR CNN's convolutions, batch 64: dW [O, C*k*k] =
+// dY [O, batch*pixels] x col^T: a small C and a long K.
+void conv_dw(benchmark::internal::Benchmark* b, int thr) {
+  b->Args({32, 27, 65536, 0, 1, thr});   // conv 3->32 on 32x32
+  b->Args({64, 288, 16384, 0, 1, thr});  // conv 32->64 on 16x16
+  b->Args({64, 576, 4096, 0, 1, thr});   // conv 64->64 on 8x8
+}
 void one_thread(benchmark::internal::Benchmark* b) {
   square(b, 1);
   mlp(b, 1);
+  conv_dw(b, 1);
 }
 void two_threads(benchmark::internal::Benchmark* b) {
   square(b, 2);
   mlp(b, 2);
+  conv_dw(b, 2);
   b->UseRealTime();
 }
 void eigen_half(benchmark::internal::Benchmark* b) {

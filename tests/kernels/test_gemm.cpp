@@ -333,6 +333,30 @@ TEST_CASE("gemm: several column panels and K blocks (N > panel width, K > block 
   }
 }
 
+TEST_CASE("gemm: small C, long K (a convolution's weight gradient) in every layout") {
+  // K = 4500 narrows the packed panel to 224 columns < N = 300, and C (37 x 300) fits the
+  // whole-C accumulator: the path that packs each block once. Float and Native
+  // accumulation, every transpose, 1 and 2 threads, against the double references.
+  const Case c{37, 300, 4500};
+  std::uint64_t seed = 500;
+  for (Isa isa : kernels::available_isas()) {
+    for (Trans ta : {Trans::No, Trans::Yes}) {
+      for (Trans tb : {Trans::No, Trans::Yes}) {
+        CAPTURE(std::string(kernels::isa_name(isa)));
+        CAPTURE(tname(ta) + tname(tb));
+        const auto ph = make_problem<half>(c, ta, tb, 1.0, 0.5, false, seed++);
+        CHECK(check_float(ph, run(ph, isa, 2, Accumulate::Float)) == 0);
+        const auto pb = make_problem<bfloat16>(c, ta, tb, -0.75, 0.0, true, seed++);
+        CHECK(check_float(pb, run(pb, isa, 1, Accumulate::Float)) == 0);
+        const auto pf = make_problem<float>(c, ta, tb, 1.0, 1.0, false, seed++);
+        CHECK(check_float(pf, run(pf, isa, 2, Accumulate::Float)) == 0);
+        const auto pn = make_problem<half>(c, ta, tb, 1.0, 0.0, true, seed++);
+        CHECK(check_native(pn, run(pn, isa, 1, Accumulate::Native)) == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("gemm: alpha == 0 or K == 0 gives beta*C without reading A and B") {
   std::vector<half> C = {half(2.0f), half(-4.0f)};
   const half* null = nullptr;

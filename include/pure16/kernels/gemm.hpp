@@ -561,6 +561,73 @@ inline void run_kernel(Family f, std::size_t kc, const float* a, const float* b,
   }
 }
 
+// Serial GEMM for a small C and a long K (a convolution's weight gradient: C is O x C*k*k,
+// K is batch x pixels). The blocked loop below walks all of K once per nc-column panel and
+// packs op(A) again for every panel; here the float accumulator holds all of C, so each
+// kc-block of op(A) and op(B) is packed exactly once. Each C element still sums its k in
+// the same order into the same float accumulator, so the result is bit-identical.
+template <class T>
+void gemm_serial_full_c(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::size_t N,
+                        std::size_t K, float alpha, const T* A, std::size_t lda, const T* B,
+                        std::size_t ldb, float beta, T* C, std::size_t ldc, std::size_t kcb) {
+  const Shape s = shape_of(fam);
+  const std::size_t kunit = s.pairs ? 2 : 1;
+  const std::size_t np = round_up(N, s.nr), mc = std::min(s.mc, round_up(M, s.mr));
+  const std::size_t ku_max = (std::min(kcb, round_up(K, kunit)) + kunit - 1) / kunit;
+  Workspace& ws = workspace();
+  const std::size_t ldacc = np + 16;  // padded rows: see gemm_serial
+  float* cacc = grow(ws.c, round_up(M, s.mr) * ldacc);
+  float* tmp = grow(ws.tmp, std::max(K, np) + 16);
+  float* bpack = nullptr;
+  float* apack = nullptr;
+  std::uint32_t* bpk = nullptr;
+  std::uint32_t* apk = nullptr;
+  if (s.pairs) {
+    bpk = grow(ws.bp, ku_max * np);
+    apk = grow(ws.ap, ku_max * mc);
+  } else {
+    bpack = grow(ws.b, ku_max * np);
+    apack = grow(ws.a, ku_max * mc);
+  }
+  const std::size_t a_rs = ta == Trans::No ? lda : 1, a_ks = ta == Trans::No ? 1 : lda;
+  const std::size_t b_rs = tb == Trans::No ? 1 : ldb, b_ks = tb == Trans::No ? ldb : 1;
+  for (std::size_t pc = 0; pc < K; pc += kcb) {
+    const std::size_t kc = std::min(kcb, K - pc);
+    const std::size_t ku = (kc + kunit - 1) / kunit;
+    bool pairs = false;
+    if constexpr (std::is_same_v<T, bfloat16>) {
+      if (s.pairs) {
+        pack_block_bf16_pairs(View<T>{B + pc * b_ks, b_rs, b_ks}, N, kc, s.nr, bpk);
+        pairs = true;
+      }
+    }
+    if (!pairs) pack_block(View<T>{B + pc * b_ks, b_rs, b_ks}, N, kc, s.nr, bpack, tmp, isa);
+    for (std::size_t ic = 0; ic < M; ic += mc) {
+      const std::size_t mcur = std::min(mc, M - ic);
+      const std::size_t mcp = round_up(mcur, s.mr);
+      View<T> va{A + ic * a_rs + pc * a_ks, a_rs, a_ks};
+      if constexpr (std::is_same_v<T, bfloat16>) {
+        if (pairs) pack_block_bf16_pairs(va, mcur, kc, s.mr, apk);
+      }
+      if (!pairs) pack_block(va, mcur, kc, s.mr, apack, tmp, isa);
+      const bool acc = pc != 0;
+      for (std::size_t jr = 0; jr < np; jr += s.nr) {
+        for (std::size_t ir = 0; ir < mcp; ir += s.mr) {
+          float* ctile = cacc + (ic + ir) * ldacc + jr;
+#if PURE16_X86
+          if (pairs) {
+            kernel_bf16_avx512(ku, apk + ir * ku, bpk + jr * ku, ctile, ldacc, acc);
+            continue;
+          }
+#endif
+          run_kernel<T>(fam, ku, apack + ir * ku, bpack + jr * ku, ctile, ldacc, acc);
+        }
+      }
+    }
+  }
+  store_block(cacc, ldacc, C, ldc, M, N, alpha, beta, tmp, isa);
+}
+
 // Serial blocked GEMM on one sub-problem (T in half, bfloat16, float).
 // Loop order: jc (nc columns; the whole K x nc panel of op(B) is packed once) -> ic (mc
 // rows) -> pc (kc; the mc x kc block of op(A) is packed) -> jr -> ir (micro-kernel into a
@@ -587,6 +654,12 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
     return t;
   }();
 
+  // More than one nc panel, and all of C fits a float accumulator of at most 1 MiB: pack
+  // every block once instead (same sums, same order).
+  if (nc < round_up(N, s.nr) && round_up(M, s.mr) * (round_up(N, s.nr) + 16) <= (1u << 18)) {
+    return gemm_serial_full_c<T>(fam, isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                 kcb);
+  }
   Workspace& ws = workspace();
   // accumulator rows padded by one cache line: a power-of-two row stride would map the rows
   // of a micro-tile onto the same cache sets
