@@ -34,8 +34,10 @@
 #include <cmath>
 #include <cstddef>
 #include <pure16/error.hpp>
+#include <pure16/kernels/parallel.hpp>
 #include <pure16/nn/layer.hpp>
 #include <pure16/nn/ops.hpp>
+#include <pure16/ops.hpp>
 #include <string>
 #include <vector>
 
@@ -87,12 +89,17 @@ class BatchNorm : public Layer<T> {
     Tensor<T> y(x.shape());
     const Acc eps = static_cast<Acc>(eps_);
     if (mode == Mode::Eval) {
-      for (std::size_t c = 0; c < c_; ++c) {
+      kernels::parallel_for(c_, x.size(), [&](std::size_t c) {
         const Acc mean = load(running_mean_[c]);
         const Acc inv = Acc(1) / std::sqrt(load(running_var_[c]) + eps);
         const Acc g = load(weight_.value[c]) * inv, b = load(bias_.value[c]);
-        for_channel(c, [&](std::size_t i) { y[i] = store<T>(g * (load(x[i]) - mean) + b); });
-      }
+        std::vector<Acc> buf(hw_);
+        for_rows(c, [&](std::size_t base) {
+          widen(x.data() + base, buf.data(), hw_);
+          for (Acc& v : buf) v = g * (v - mean) + b;
+          narrow(buf.data(), y.data() + base, hw_);
+        });
+      });
       xhat_ = Tensor<T>();
       trained_ = false;
       return y;
@@ -107,41 +114,56 @@ class BatchNorm : public Layer<T> {
     xhat_ = Tensor<T>(x.shape());
     trained_ = true;
     std_ = Tensor<T>({c_});
-    for (std::size_t c = 0; c < c_; ++c) {
+    kernels::parallel_for(c_, x.size(), [&](std::size_t c) {
       // mean: shifted by the first value k, averaged under the policy. The mean is kept
       // as the pair (k, m) — both values of T under Native — and deviations are formed as
       // (x - k) - m, so no rounding of k + m to T ever enters the normalization.
+      // Each pass widens one contiguous row (n, c, :) at a time; the per-element
+      // arithmetic and the reducers' order are those of an element-by-element loop.
+      std::vector<Acc> buf(hw_), out(hw_);
+      const auto rows = [&](auto&& f) {
+        for_rows(c, [&](std::size_t base) {
+          widen(x.data() + base, buf.data(), hw_);
+          f(base);
+        });
+      };
       const Acc k = load(x[c * hw_]);
       MeanReducer<T> mr(this->accumulate_);
-      for_channel(c, [&](std::size_t i) { mr.add(load(x[i]) - k); });
+      rows([&](std::size_t) {
+        for (const Acc v : buf) mr.add(v - k);
+      });
       const Acc m_shift = mr.value();
-      auto dev = [&](std::size_t i) { return (load(x[i]) - k) - m_shift; };
       // variance: mean of squares of the deviations scaled into [-1, 1]
       Acc dmax = 0;
-      for_channel(c, [&](std::size_t i) { dmax = std::max(dmax, std::fabs(dev(i))); });
+      rows([&](std::size_t) {
+        for (const Acc v : buf) dmax = std::max(dmax, std::fabs((v - k) - m_shift));
+      });
       int e = 0;
       std::frexp(dmax, &e);
       const Acc s = dmax > Acc(0) ? std::ldexp(Acc(1), e) : Acc(1), inv_s = Acc(1) / s;
       MeanReducer<T> vr(this->accumulate_);
-      for_channel(c, [&](std::size_t i) {
-        const Acc d = dev(i) * inv_s;
-        vr.add(d * d);
+      rows([&](std::size_t) {
+        for (const Acc v : buf) {
+          const Acc d = ((v - k) - m_shift) * inv_s;
+          vr.add(d * d);
+        }
       });
       const Acc var = vr.value() * s * s;
       const T std_t = store<T>(std::sqrt(var + eps));
       std_[c] = std_t;
       const Acc inv = Acc(1) / load(std_t);
       const Acc g = load(weight_.value[c]), b = load(bias_.value[c]);
-      for_channel(c, [&](std::size_t i) {
-        const Acc xh = dev(i) * inv;
-        xhat_[i] = store<T>(xh);
-        y[i] = store<T>(g * xh + b);
+      rows([&](std::size_t base) {
+        for (std::size_t q = 0; q < hw_; ++q) buf[q] = ((buf[q] - k) - m_shift) * inv;
+        narrow(buf.data(), xhat_.data() + base, hw_);
+        for (std::size_t q = 0; q < hw_; ++q) out[q] = g * buf[q] + b;
+        narrow(out.data(), y.data() + base, hw_);
       });
       const Acc mean = k + m_shift;
       const Acc unbiased = var * (static_cast<Acc>(m) / static_cast<Acc>(m - 1));
       running_mean_[c] = store<T>((Acc(1) - mom) * load(running_mean_[c]) + mom * mean);
       running_var_[c] = store<T>((Acc(1) - mom) * load(running_var_[c]) + mom * unbiased);
-    }
+    });
     return y;
   }
 
@@ -156,21 +178,31 @@ class BatchNorm : public Layer<T> {
     }
     const Acc inv_m = Acc(1) / static_cast<Acc>(n_ * hw_);
     Tensor<T> dx(dy.shape());
-    for (std::size_t c = 0; c < c_; ++c) {
+    kernels::parallel_for(c_, dy.size(), [&](std::size_t c) {
+      std::vector<Acc> g(hw_), xh(hw_);
+      const auto rows = [&](auto&& f) {
+        for_rows(c, [&](std::size_t base) {
+          widen(dy.data() + base, g.data(), hw_);
+          widen(xhat_.data() + base, xh.data(), hw_);
+          f(base);
+        });
+      };
       Reducer<T> sg(this->accumulate_), sgx(this->accumulate_);
-      for_channel(c, [&](std::size_t i) {
-        const Acc g = load(dy[i]);
-        sg.add(g);
-        sgx.add(g * load(xhat_[i]));
+      rows([&](std::size_t) {
+        for (std::size_t q = 0; q < hw_; ++q) {
+          sg.add(g[q]);
+          sgx.add(g[q] * xh[q]);
+        }
       });
       bias_.grad[c] = store<T>(sg.value());
       weight_.grad[c] = store<T>(sgx.value());
       const Acc mg = sg.value() * inv_m, mgx = sgx.value() * inv_m;
       const Acc coef = load(weight_.value[c]) / load(std_[c]);
-      for_channel(c, [&](std::size_t i) {
-        dx[i] = store<T>(coef * (load(dy[i]) - mg - load(xhat_[i]) * mgx));
+      rows([&](std::size_t base) {
+        for (std::size_t q = 0; q < hw_; ++q) g[q] = coef * (g[q] - mg - xh[q] * mgx);
+        narrow(g.data(), dx.data() + base, hw_);
       });
-    }
+    });
     return dx;
   }
 
@@ -189,13 +221,11 @@ class BatchNorm : public Layer<T> {
     running_var_.fill(T(1));
   }
 
-  // Calls f(flat index) for every element of channel c of the last input, in memory order.
+  // Calls f(flat index of the row's first element) for every contiguous row (n, c, :) of
+  // channel c of the last input (hw_ elements each), in memory order.
   template <class F>
-  void for_channel(std::size_t c, F&& f) const {
-    for (std::size_t n = 0; n < n_; ++n) {
-      const std::size_t base = (n * c_ + c) * hw_;
-      for (std::size_t q = 0; q < hw_; ++q) f(base + q);
-    }
+  void for_rows(std::size_t c, F&& f) const {
+    for (std::size_t n = 0; n < n_; ++n) f((n * c_ + c) * hw_);
   }
 
   std::size_t c_;
