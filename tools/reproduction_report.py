@@ -273,8 +273,11 @@ def goal_lines(goals, nets, violations):
         if name not in goals or "fp16" not in goals[name]:
             continue
         gap = 100 * (acc(name, "fp32") - acc(name, "fp16"))
+        (_, s32, n32), (_, s16, n16) = goals[name]["fp32"], goals[name]["fp16"]
+        se = 100 * math.sqrt(s32**2 / n32 + s16**2 / n16) if min(n32, n16) > 1 else float("nan")
+        noise = f", standard error of the difference {se:.2f}" if math.isfinite(se) else ""
         out.append(f"- fp16 within {limit} points of fp32 on {NETWORKS[name][0]}: fp32 - fp16 = "
-                   f"{gap:+.2f} points (mean over {goals[name]['fp16'][2]} seeds): "
+                   f"{gap:+.2f} points (mean over {n16} seeds{noise}): "
                    f"{verdict(gap <= limit)}")
     out.append(f"- zero theorem violations anywhere: {violations} violation(s) over every "
                f"analysed pair: {verdict(violations == 0)}")

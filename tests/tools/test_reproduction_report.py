@@ -57,7 +57,8 @@ def main():
     expect = [
         "| fp32 | 98.50 +- 0.71 | - | 98.00 .. 99.00 | 3.0 | 2.0 | 4 | 1 |",
         "| fp16 | 98.00 +- 0.71 | -0.50 | 97.50 .. 98.50 |",
-        "fp32 - fp16 = +0.50 points (mean over 2 seeds): **not met**",
+        "fp32 - fp16 = +0.50 points (mean over 2 seeds, standard error of the difference 0.71): "
+        "**not met**",
         "zero theorem violations anywhere: 1 violation(s) over every analysed pair: **not met**",
         "fp16 98.00, fp16+compensated 98.50: **met**; fp16 is 0.50 points below fp32 and the "
         "better of the two (fp16+compensated) recovers fp32's 98.50",
