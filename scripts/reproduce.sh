@@ -13,6 +13,8 @@
 #            build/reproduce-<scale>)  --report FILE (default REPRODUCTION.md)
 #            --only NAME[,NAME] (networks: mlp,lenet,cnn,cnn_bn,alexnet,autoencoder)
 #            --report-only (rebuild the report from the JSON already in --out)
+# The committed REPRODUCTION.md's run reports are kept in docs/reproduction/study:
+#   scripts/reproduce.sh --scale study --out docs/reproduction/study --report-only
 #
 # Each run is one example program (examples/) for one network and one seed, training every
 # precision of the study from the same initial weights and the same batches, single-threaded
@@ -42,7 +44,7 @@ while (($#)); do
     --report) report="$2"; shift ;;
     --only) only="$2"; shift ;;
     --report-only) report_only=1 ;;
-    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
