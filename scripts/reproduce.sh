@@ -4,7 +4,7 @@
 # fp16 + compensated updates over several seeds, then REPRODUCTION.md (tables, precision
 # analysis, per-epoch plots with the seed band) written by tools/reproduction_report.py.
 #
-#   scripts/reproduce.sh                   quick scale: <= 15 minutes on 2 cores
+#   scripts/reproduce.sh                   quick scale: about 12 minutes on 2 cores
 #   scripts/reproduce.sh --scale study     the committed REPRODUCTION.md (about 2 hours)
 #   scripts/reproduce.sh --scale full      the published protocol (AlexNet variant 100 epochs
 #                                          on 50,000 images...): days on 2 cores, see below
@@ -23,8 +23,8 @@
 #   network       quick              study                full
 #   MNIST MLP     60k x 2 x 2        60k x 5 x 5          60k x 20 x 10
 #   LeNet         60k x 1 x 2        60k x 2 x 5          60k x 20 x 10
-#   small CNN     10k x 2 x 2        20k x 8 x 3          50k x 30 x 5
-#   + BatchNorm   10k x 2 x 1        10k x 6 x 2          50k x 30 x 5   (fp32, fp16, mixed)
+#   small CNN     5k x 2 x 2         20k x 8 x 3          50k x 30 x 5
+#   + BatchNorm   5k x 2 x 1         10k x 6 x 2          50k x 30 x 5   (fp32, fp16, mixed)
 #   AlexNet var.  2k x 1 x 1         10k x 2 x 1          50k x 100 x 3  (batch 256, SGD 0.01 m 0.9)
 #   autoencoder   20k x 2 x 1        60k x 3 x 3          60k x 20 x 5   (fp32, fp16, compensated,
 #                                                                         mixed; mean and sum MSE)
@@ -44,7 +44,7 @@ while (($#)); do
     --report) report="$2"; shift ;;
     --only) only="$2"; shift ;;
     --report-only) report_only=1 ;;
-    -h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "reproduce.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -62,8 +62,8 @@ case "$scale" in
   quick)
     plan="mlp|mnist_mlp|0|2|2|$all_precisions
 lenet|mnist_cnn|0|1|2|$all_precisions
-cnn|cifar10_cnn --model small|10000|2|2|$all_precisions
-cnn_bn|cifar10_cnn --model small --batch-norm|10000|2|1|fp32,fp16,mixed
+cnn|cifar10_cnn --model small|5000|2|2|$all_precisions
+cnn_bn|cifar10_cnn --model small --batch-norm|5000|2|1|fp32,fp16,mixed
 alexnet|cifar10_cnn --model alexnet|2000|1|1|$all_precisions
 autoencoder|mnist_autoencoder --reduction mean|20000|2|1|fp32,fp16,fp16+compensated,mixed
 autoencoder_sum|mnist_autoencoder --reduction sum|20000|2|1|fp32,fp16,fp16+compensated,mixed" ;;
