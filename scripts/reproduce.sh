@@ -137,6 +137,10 @@ if ((!report_only)); then
   ((status == 0)) || { echo "reproduce.sh: some runs failed" >&2; exit 1; }
 fi
 
+# The committed report keeps its plots in docs/img/reproduction; any other report gets img/
+# beside it, so a quick run elsewhere leaves the committed plots alone.
+img_dir=docs/img/reproduction
+[[ "$(realpath -m "$report")" == "$root/REPRODUCTION.md" ]] || img_dir=$(dirname "$report")/img
 /usr/bin/python3 tools/reproduction_report.py --scale "$scale" --out "$report" \
-  --img-dir docs/img/reproduction --plan "$(printf '%s' "$plan")" "$out"
-echo "reproduce.sh: wrote $root/$report"
+  --img-dir "$img_dir" --plan "$(printf '%s' "$plan")" "$out"
+echo "reproduce.sh: wrote $(realpath -m "$report")"
