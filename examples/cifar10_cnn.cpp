@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
   return examples::guarded_main([&] {
     examples::apply_options(o);
     const std::string dir = o.data.empty() ? examples::default_data_dir("cifar-10") : o.data;
-    pure16::data::Dataset train = pure16::data::load_cifar10(dir, "train");
-    pure16::data::Dataset test = pure16::data::load_cifar10(dir, "test");
+    // Only the images --train-limit / --test-limit keep are read.
+    pure16::data::Dataset train = pure16::data::load_cifar10(dir, "train", o.train_limit);
+    pure16::data::Dataset test = pure16::data::load_cifar10(dir, "test", o.test_limit);
     examples::limit(train, test, o);
     // Statistics of the (possibly limited) training set, applied to both splits.
     const pure16::data::Normalization norm =

@@ -14,6 +14,7 @@
 #include <pure16/data/dataset.hpp>
 #include <pure16/error.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -229,8 +230,8 @@ inline int thread_count() {
 
 /// Apply --train-limit / --test-limit.
 inline void limit(pure16::data::Dataset& train, pure16::data::Dataset& test, const Options& o) {
-  if (o.train_limit) train = train.head(o.train_limit);
-  if (o.test_limit) test = test.head(o.test_limit);
+  if (o.train_limit) train = std::move(train).head(o.train_limit);
+  if (o.test_limit) test = std::move(test).head(o.test_limit);
 }
 
 /// main() body wrapper: clear one-line errors instead of uncaught exceptions.

@@ -117,11 +117,11 @@ std::vector<an::PrecisionReport> run(const Setup& s, const Config& c, nlohmann::
     test = pure16::data::load_mnist(dir, "t10k");
   } else {
     const std::string dir = data_dir(c, {"cifar-10-batches-bin", "cifar-10"}, "cifar-10");
-    train = pure16::data::load_cifar10(dir, "train");
-    test = pure16::data::load_cifar10(dir, "test");
+    train = pure16::data::load_cifar10(dir, "train", c.train_limit);
+    test = pure16::data::load_cifar10(dir, "test", c.test_limit);
   }
-  if (c.train_limit) train = train.head(c.train_limit);
-  if (c.test_limit) test = test.head(c.test_limit);
+  if (c.train_limit) train = std::move(train).head(c.train_limit);
+  if (c.test_limit) test = std::move(test).head(c.test_limit);
   if (s.name == "cifar10") {
     const auto norm = pure16::data::channel_stats(train);
     train.set_normalization(norm);

@@ -162,6 +162,32 @@ TEST_CASE("CIFAR-10 training set: 50,000 images and the well-known channel stati
   CHECK(g.stddev[0] == doctest::Approx(0.25156892506322026).epsilon(1e-10));
 }
 
+TEST_CASE("CIFAR-10 with a record limit: the first images of the split, read from as few files" *
+          shared_data::needs("cifar-10-batches-bin")) {
+  const std::string dir = kShared + "/cifar-10-batches-bin";
+  const Dataset lim = load_cifar10(dir, "train", 12345);  // all of batch 1, part of batch 2
+  REQUIRE(lim.size() == 12345);
+  CHECK(lim.pixels().size() == 12345u * 3072u);
+  // The reference: the batch files read one by one.
+  const Dataset b1 = read_cifar10_batch(dir + "/data_batch_1.bin");
+  const Dataset b2 = read_cifar10_batch(dir + "/data_batch_2.bin");
+  CHECK(std::equal(b1.pixels().begin(), b1.pixels().end(), lim.pixels().begin()));
+  CHECK(std::equal(b2.pixels().begin(), b2.pixels().begin() + 2345 * 3072,
+                   lim.pixels().begin() + 10000 * 3072));
+  CHECK(std::equal(b2.labels().begin(), b2.labels().begin() + 2345, lim.labels().begin() + 10000));
+  CHECK(load_cifar10(dir, "test", 20000).size() == 10000);  // a limit above the split: all
+
+  // head() of a copy and of an rvalue agree, and the rvalue keeps no spare capacity.
+  const Dataset h = b2.head(100);
+  Dataset moved = read_cifar10_batch(dir + "/data_batch_2.bin");
+  const Dataset hm = std::move(moved).head(100);
+  CHECK(h.size() == 100);
+  CHECK(hm.size() == 100);
+  CHECK(std::equal(h.pixels().begin(), h.pixels().end(), hm.pixels().begin(), hm.pixels().end()));
+  CHECK(std::equal(h.labels().begin(), h.labels().end(), hm.labels().begin(), hm.labels().end()));
+  CHECK(std::equal(h.pixels().begin(), h.pixels().end(), b2.pixels().begin()));
+}
+
 TEST_CASE("IDX: a crafted pair loads, plain or gzip, whatever the file name") {
   TempDir t;
   const auto images = idx_images(3, 2, 2, 12);

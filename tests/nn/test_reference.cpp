@@ -2,7 +2,9 @@
 // and the layers' fp16/bf16 outputs against the double output within a bound derived
 // from the unit roundoff.
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "nn/nn_test_util.hpp"
 
@@ -80,6 +82,51 @@ TEST_CASE("Conv2D forward/backward equal a direct-loop convolution") {
       check_close(l.bias().grad, ref.db, 1e-12, "db");
     }
   }
+}
+
+TEST_CASE_TEMPLATE(
+    "Conv2D inference on a batch built in image groups equals the direct loop and "
+    "the training forward bit for bit",
+    T, half, float) {
+  // 3 -> 8 channels, 3x3, 40x40: 27 * 1600 im2col elements per image, so an inference batch of
+  // 100 images is built in groups of 48, 48 and 4 images (2^21 elements per group).
+  Rng rng(11);
+  const ConvCase cs{100, 3, 40, 40, 8, 3, 1, 1};
+  nn::Conv2D<double> ld(cs.c, cs.o, cs.k, cs.s, cs.p);
+  randomize_params<T>(ld, rng);
+  nn::Conv2D<T> l(cs.c, cs.o, cs.k, cs.s, cs.p);
+  copy_state(ld, l);
+  const auto xd = randn<double>({cs.n, cs.c, cs.h, cs.w}, rng);
+  const auto x = pure16::cast<T>(xd);
+  const auto y_eval = l.forward(x, nn::Mode::Eval);
+  const auto y_train = l.forward(x, nn::Mode::Train);
+  REQUIRE(y_eval.shape() == y_train.shape());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < y_eval.size(); ++i)
+    differ += std::memcmp(&y_eval[i], &y_train[i], sizeof(T)) != 0;
+  CHECK(differ == 0);
+  // Against the double loop on the inputs as rounded to T: 27 products and the bias summed in
+  // float, then one rounding to T, so |error| <= u_T |y| + 28 u_float S (1 + u_T) + eta_T, where
+  // S = |b| + sum |w x| is the same loop over absolute values and eta_T the absolute error of
+  // a subnormal result (2^-25 in fp16).
+  const Tensor<double> none({cs.n, cs.o, cs.h, cs.w});
+  const auto xr = pure16::cast<double>(x);
+  const auto ref = conv_reference(cs, xr, ld.weight().value, ld.bias().value, none);
+  auto abs_of = [](Tensor<double> t) {
+    for (auto& v : t) v = std::fabs(v);
+    return t;
+  };
+  const auto mag =
+      conv_reference(cs, abs_of(xr), abs_of(ld.weight().value), abs_of(ld.bias().value), none);
+  const double u = std::is_same_v<T, half> ? std::ldexp(1.0, -11) : std::ldexp(1.0, -24);
+  const double eta = std::is_same_v<T, half> ? std::ldexp(1.0, -25) : 0.0;
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < ref.y.size(); ++i) {
+    const double bound =
+        u * std::fabs(ref.y[i]) + 28 * std::ldexp(1.0, -24) * mag.y[i] * (1 + u) + eta;
+    outside += std::fabs(double(y_eval[i]) - ref.y[i]) > bound;
+  }
+  CHECK(outside == 0);
 }
 
 TEST_CASE("MaxPool2D and AvgPool2D equal direct loops, forward and backward") {

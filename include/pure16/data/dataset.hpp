@@ -120,16 +120,37 @@ class Dataset {
     return static_cast<float>((raw(s, i) - norm_.mean_of(c)) / norm_.stddev_of(c));
   }
 
-  /// The first n samples (all when n >= size()), same normalization.
-  Dataset head(std::size_t n) const {
+  /// The first n samples (all when n >= size()), same normalization. Copies only those n
+  /// samples; on an rvalue (`std::move(d).head(n)`) the storage is cut in place and its
+  /// unused capacity released, so limiting a data set never holds two copies of it.
+  Dataset head(std::size_t n) const& {
     n = std::min(n, n_);
-    Dataset d = *this;
+    Dataset d;
+    d.name_ = name_;
+    d.c_ = c_, d.h_ = h_, d.w_ = w_, d.num_classes_ = num_classes_;
+    d.target_dim_ = target_dim_, d.scale_ = scale_, d.norm_ = norm_;
     d.n_ = n;
-    d.labels_.resize(n);
-    if (!d.u8_.empty()) d.u8_.resize(n * sample_size());
-    if (!d.f32_.empty()) d.f32_.resize(n * sample_size());
-    if (d.has_targets()) d.targets_.resize(n * target_dim_);
+    const std::size_t px = u8_.empty() && f32_.empty() ? 0 : n * sample_size();
+    if (!u8_.empty()) d.u8_.assign(u8_.begin(), u8_.begin() + std::ptrdiff_t(px));
+    if (!f32_.empty()) d.f32_.assign(f32_.begin(), f32_.begin() + std::ptrdiff_t(px));
+    d.labels_.assign(labels_.begin(), labels_.begin() + std::ptrdiff_t(n));
+    if (has_targets())
+      d.targets_.assign(targets_.begin(), targets_.begin() + std::ptrdiff_t(n * target_dim_));
     return d;
+  }
+  Dataset head(std::size_t n) && {
+    n = std::min(n, n_);
+    n_ = n;
+    const auto cut = [](auto& v, std::size_t k) {
+      if (v.empty()) return;
+      v.resize(k);
+      v.shrink_to_fit();
+    };
+    cut(u8_, n * sample_size());
+    cut(f32_, n * sample_size());
+    cut(labels_, n);
+    cut(targets_, n * target_dim_);
+    return std::move(*this);
   }
 
   /// Attach `dim` real-valued targets per sample (regression); values.size() = size() * dim.
