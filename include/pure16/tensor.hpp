@@ -174,6 +174,14 @@ inline void release_tensor_cache() {
   detail::BlockCache::instance().release();
 }
 
+/// Tag of Tensor(shape, uninitialized): storage without the zero fill, for a result whose
+/// every element the caller writes before any is read (a layer's output, an im2col matrix).
+/// Its values are unspecified until written.
+struct Uninitialized {
+  explicit Uninitialized() = default;
+};
+inline constexpr Uninitialized uninitialized{};
+
 template <Scalar T>
 class Tensor {
  public:
@@ -190,6 +198,9 @@ class Tensor {
   /// A zero-filled tensor of the given shape.
   explicit Tensor(Shape shape) : shape_(std::move(shape)) { allocate(); }
   Tensor(std::initializer_list<std::size_t> shape) : Tensor(Shape(shape)) {}
+
+  /// A tensor of the given shape whose values are unspecified until written (no zero fill).
+  Tensor(Shape shape, Uninitialized) : shape_(std::move(shape)) { allocate(false); }
 
   /// A tensor of the given shape filled with `value`.
   Tensor(Shape shape, T value) : Tensor(std::move(shape)) { fill(value); }
@@ -302,7 +313,7 @@ class Tensor {
   ConstVectorMap vector() const { return ConstVectorMap(data_, static_cast<Eigen::Index>(size())); }
 
  private:
-  void allocate() {
+  void allocate(bool zero = true) {
     const std::size_t n = shape_size(shape_);
     if (n == 0) return;
     const auto what = [&] { return "pure16: bytes of a tensor of shape " + shape_str(shape_); };
@@ -311,7 +322,7 @@ class Tensor {
         kTensorAlignment * kTensorAlignment;
     void* p = detail::BlockCache::instance().take(bytes_rounded);
     if (p == nullptr) p = ::operator new(bytes_rounded, std::align_val_t(kTensorAlignment));
-    std::memset(p, 0, bytes_rounded);  // all-zero bits are +0 in every scalar type
+    if (zero) std::memset(p, 0, bytes_rounded);  // all-zero bits are +0 in every scalar type
     storage_ = std::shared_ptr<void>(p, [bytes_rounded](void* q) {
       if (!detail::BlockCache::instance().give(q, bytes_rounded))
         ::operator delete(q, std::align_val_t(kTensorAlignment));

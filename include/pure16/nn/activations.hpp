@@ -29,7 +29,7 @@ class Elementwise : public Layer<T> {
  public:
   using Acc = acc_t<T>;
   Tensor<T> forward(const Tensor<T>& x, Mode mode) override {
-    Tensor<T> y(x.shape());
+    Tensor<T> y(x.shape(), uninitialized);  // every chunk narrowed below
     const auto& d = static_cast<const Derived&>(*this);
     const T* xp = x.data();
     T* yp = y.data();
@@ -61,7 +61,7 @@ class Elementwise : public Layer<T> {
                                     " does not match " + shape_str(cached_.shape()));
     }
     const auto& d = static_cast<const Derived&>(*this);
-    Tensor<T> dx(dy.shape());
+    Tensor<T> dx(dy.shape(), uninitialized);  // every chunk narrowed below
     const T* c = cached_.data();
     const T* g = dy.data();
     T* o = dx.data();

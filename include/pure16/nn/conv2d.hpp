@@ -106,18 +106,19 @@ class Conv2D : public Layer<T> {
     // holds it whole; every output element is the same sum either way.
     const std::size_t group =
         mode == Mode::Train ? n_ : std::clamp<std::size_t>(kInferColumns / (ckk * L), 1, n_);
-    Tensor<T> y({n_, o_, oh_, ow_});
+    Tensor<T> y({n_, o_, oh_, ow_}, uninitialized);  // every element written below
     Tensor<T> col, yp;
     for (std::size_t n0 = 0; n0 < n_; n0 += group) {
       const std::size_t gn = std::min(group, n_ - n0), cols = gn * L;
       if (col.size() != ckk * cols) {
-        col = Tensor<T>({ckk, cols});
-        yp = Tensor<T>({o_, cols});  // [O, gn*L]
+        col = Tensor<T>({ckk, cols}, uninitialized);  // im2col writes every element
+        yp = Tensor<T>({o_, cols}, uninitialized);    // [O, gn*L]: bias, or beta = 0
       }
       im2col(x.data(), col.data(), n0, gn);
       if (has_bias_)
-        for (std::size_t o = 0; o < o_; ++o)
+        kernels::parallel_for(o_, o_ * cols, [&](std::size_t o) {
           std::fill(yp.data() + o * cols, yp.data() + (o + 1) * cols, bias_.value[o]);
+        });
       kernels::gemm<T>(kernels::Trans::No, kernels::Trans::No, o_, cols, ckk, acc_t<T>(1),
                        weight_.value.data(), ckk, col.data(), cols,
                        has_bias_ ? acc_t<T>(1) : acc_t<T>(0), yp.data(), cols,
@@ -143,7 +144,7 @@ class Conv2D : public Layer<T> {
     }
     const std::size_t ckk = c_ * k_ * k_, L = oh_ * ow_, cols = n_ * L;
     const kernels::GemmOptions opt{this->accumulate_};
-    Tensor<T> dyp({o_, cols});
+    Tensor<T> dyp({o_, cols}, uninitialized);  // a permutation of dy
     kernels::parallel_for(o_, o_ * cols, [&](std::size_t o) {
       for (std::size_t n = 0; n < n_; ++n)
         std::copy(dy.data() + (n * o_ + o) * L, dy.data() + (n * o_ + o + 1) * L,
@@ -152,13 +153,16 @@ class Conv2D : public Layer<T> {
     kernels::gemm<T>(kernels::Trans::No, kernels::Trans::Yes, o_, ckk, cols, acc_t<T>(1),
                      dyp.data(), cols, col_.data(), cols, acc_t<T>(0), weight_.grad.data(), ckk,
                      opt);
-    if (has_bias_) row_sums(dyp.data(), o_, cols, bias_.grad.data(), this->accumulate_);
+    if (has_bias_)
+      kernels::parallel_for(o_, o_ * cols, [&](std::size_t o) {
+        row_sums(dyp.data() + o * cols, 1, cols, bias_.grad.data() + o, this->accumulate_);
+      });
     if (!this->needs_input_grad_) return Tensor<T>();  // first layer: dL/dx not needed
-    Tensor<T> dcol({ckk, cols});
+    Tensor<T> dcol({ckk, cols}, uninitialized);        // GEMM with beta = 0
     kernels::gemm<T>(kernels::Trans::Yes, kernels::Trans::No, ckk, cols, o_, acc_t<T>(1),
                      weight_.value.data(), ckk, dyp.data(), cols, acc_t<T>(0), dcol.data(), cols,
                      opt);
-    Tensor<T> dx({n_, c_, h_, w_});
+    Tensor<T> dx({n_, c_, h_, w_}, uninitialized);  // col2im writes every image and channel
     col2im(dcol.data(), dx.data());
     return dx;
   }

@@ -59,7 +59,7 @@ class Dense : public Layer<T> {
                                     std::to_string(in_) + "], got " + shape_str(x.shape()));
     }
     const std::size_t n = x.dim(0);
-    Tensor<T> y({n, out_});
+    Tensor<T> y({n, out_}, uninitialized);  // the bias, or a GEMM with beta = 0
     if (has_bias_) {
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < out_; ++j) y[i * out_ + j] = bias_.value[j];
@@ -87,7 +87,7 @@ class Dense : public Layer<T> {
     const kernels::GemmOptions opt{this->accumulate_};
     Tensor<T> dx;
     if (this->needs_input_grad_) {
-      dx = Tensor<T>({n, in_});
+      dx = Tensor<T>({n, in_}, uninitialized);  // GEMM with beta = 0
       kernels::gemm<T>(kernels::Trans::No, kernels::Trans::No, n, in_, out_, acc_t<T>(1), dy.data(),
                        out_, weight_.value.data(), in_, acc_t<T>(0), dx.data(), in_, opt);
     }

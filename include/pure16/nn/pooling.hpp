@@ -66,9 +66,9 @@ class MaxPool2D : public Layer<T> {
 
   Tensor<T> forward(const Tensor<T>& x, Mode mode) override {
     g_ = detail::pool_geometry(x.shape(), k_, s_, "MaxPool2D");
-    Tensor<T> y({g_.n, g_.c, g_.oh, g_.ow});
+    Tensor<T> y({g_.n, g_.c, g_.oh, g_.ow}, uninitialized);  // every window writes its output
     const bool train = mode == Mode::Train;
-    arg_.assign(train ? y.size() : 0, 0);
+    arg_.resize(train ? y.size() : 0);  // every window writes its index
     const std::size_t hw = g_.h * g_.w, ohw = g_.oh * g_.ow;
     kernels::parallel_for(g_.n * g_.c, g_.n * g_.c * hw, [&](std::size_t nc) {
       thread_local std::vector<acc_t<T>> win;
@@ -112,7 +112,7 @@ class MaxPool2D : public Layer<T> {
                                     shape_str(expect) + ", got " + shape_str(dy.shape()));
     }
     using Acc = acc_t<T>;
-    Tensor<T> dx({g_.n, g_.c, g_.h, g_.w});
+    Tensor<T> dx({g_.n, g_.c, g_.h, g_.w}, uninitialized);  // each plane narrowed whole below
     const std::size_t hw = g_.h * g_.w, ohw = g_.oh * g_.ow;
     const bool native = this->accumulate_ == Accumulate::Native;
     kernels::parallel_for(g_.n * g_.c, g_.n * g_.c * hw, [&](std::size_t nc) {
