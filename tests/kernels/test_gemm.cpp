@@ -357,6 +357,46 @@ TEST_CASE("gemm: small C, long K (a convolution's weight gradient) in every layo
   }
 }
 
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+TEST_CASE("gemm: long K, small C in K segments, the same bits for 1 and 2 threads") {
+  // K >= 4096 and >= 4 max(M, N): K is cut into 4 (8200) and 3 (6200; boundaries at 2064 and
+  // 4128, multiples of 16) segments summed separately. Float accumulation against the double
+  // reference, every ISA and transpose, and 1 and 2 threads bit for bit (the segments do not
+  // depend on the thread count); Native keeps its in-order rounding (bitwise reference).
+  std::uint64_t seed = 900;
+  for (const Case c : {Case{16, 27, 8200}, Case{13, 40, 6200}}) {
+    for (Isa isa : kernels::available_isas()) {
+      for (Trans ta : {Trans::No, Trans::Yes}) {
+        for (Trans tb : {Trans::No, Trans::Yes}) {
+          CAPTURE(c.M);
+          CAPTURE(std::string(kernels::isa_name(isa)));
+          CAPTURE(tname(ta) + tname(tb));
+          const auto ph = make_problem<half>(c, ta, tb, 1.0, 0.5, false, seed++);
+          const auto h1 = run(ph, isa, 1, Accumulate::Float);
+          CHECK(check_float(ph, h1) == 0);
+          CHECK(same_bits(h1, run(ph, isa, 2, Accumulate::Float)));
+          const auto pb = make_problem<bfloat16>(c, ta, tb, -0.75, 0.0, true, seed++);
+          const auto b2 = run(pb, isa, 2, Accumulate::Float);
+          CHECK(check_float(pb, b2) == 0);
+          CHECK(same_bits(b2, run(pb, isa, 1, Accumulate::Float)));
+          const auto pf = make_problem<float>(c, ta, tb, 1.0, 1.0, false, seed++);
+          const auto f1 = run(pf, isa, 1, Accumulate::Float);
+          CHECK(check_float(pf, f1) == 0);
+          CHECK(same_bits(f1, run(pf, isa, 2, Accumulate::Float)));
+          if (ta == Trans::No && tb == Trans::Yes) {
+            const auto pn = make_problem<half>(c, ta, tb, 1.0, 0.0, true, seed++);
+            CHECK(check_native(pn, run(pn, isa, 2, Accumulate::Native)) == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("gemm: alpha == 0 or K == 0 gives beta*C without reading A and B") {
   std::vector<half> C = {half(2.0f), half(-4.0f)};
   const half* null = nullptr;

@@ -10,7 +10,8 @@
 //  * Accumulate::Float (default): for half/bfloat16/float the products are summed in float
 //    registers (FMA), and each element of C is rounded once to T:
 //        C_ij = round_T( fma(beta, float(C_ij), alpha * s_ij) ),  s_ij = sum_k a_ik b_kj in
-//    float (beta == 0: round_T(alpha * s_ij)). The summation order depends on the kernel.
+//    float (beta == 0: round_T(alpha * s_ij)). The summation order depends on the kernel and
+//    the shape, never on the thread count.
 //  * Accumulate::Native (strict 16-bit emulation, half/bfloat16): the dot product is kept in T
 //    and every multiply-add is one fused operation rounded once to T, in order k = 0..K-1:
 //        s_0 = 0,  s_k = round_T( s_{k-1} + a_ik * b_kj )   (exact sum, one rounding),
@@ -33,8 +34,10 @@
 //    GEMV path instead, which reads B once straight from T (no packing) and sums each dot
 //    product in float (16 partial sums on AVX2+), rounding each element of C once.
 //  * Threads: opt.threads (0 = OpenMP's default, only for problems large enough to gain);
-//    the work is split into independent column (or row) ranges. Inside an OpenMP parallel
-//    region the call runs on the calling thread only (no oversubscription).
+//    the work is split into independent column (or row) ranges, or, for a long K and a small
+//    C (Float accumulation), into K segments whose float sums are added in segment order
+//    (gemm_k_segments). Inside an OpenMP parallel region the call runs on the calling thread
+//    only (no oversubscription).
 #pragma once
 
 #include <algorithm>
@@ -74,7 +77,7 @@ inline std::size_t round_up(std::size_t x, std::size_t m) {
 
 // Per-thread scratch (grows, never shrinks).
 struct Workspace {
-  std::vector<float> a, b, c, tmp;
+  std::vector<float> a, b, c, tmp, parts;
   std::vector<std::uint32_t> ap, bp;
 };
 inline Workspace& workspace() {
@@ -566,17 +569,23 @@ inline void run_kernel(Family f, std::size_t kc, const float* a, const float* b,
 // packs op(A) again for every panel; here the float accumulator holds all of C, so each
 // kc-block of op(A) and op(B) is packed exactly once. Each C element still sums its k in
 // the same order into the same float accumulator, so the result is bit-identical.
+// Equal k-blocks (multiples of 8, at most s.kc) instead of full blocks and a thin remainder.
+inline std::size_t k_block(const Shape& s, std::size_t K) {
+  const std::size_t kblocks = (K + s.kc - 1) / s.kc;
+  return std::min(s.kc, round_up((K + kblocks - 1) / kblocks, 8));
+}
+
+// Float sums of all of op(A) op(B) (M x N, K) into cacc (row stride ldacc >= round_up(N, nr),
+// round_up(M, mr) rows), each kc-block of op(A) and op(B) packed once, k in order.
 template <class T>
-void gemm_serial_full_c(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::size_t N,
-                        std::size_t K, float alpha, const T* A, std::size_t lda, const T* B,
-                        std::size_t ldb, float beta, T* C, std::size_t ldc, std::size_t kcb) {
+void full_c_sums(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::size_t N,
+                 std::size_t K, const T* A, std::size_t lda, const T* B, std::size_t ldb,
+                 float* cacc, std::size_t ldacc, std::size_t kcb) {
   const Shape s = shape_of(fam);
   const std::size_t kunit = s.pairs ? 2 : 1;
   const std::size_t np = round_up(N, s.nr), mc = std::min(s.mc, round_up(M, s.mr));
   const std::size_t ku_max = (std::min(kcb, round_up(K, kunit)) + kunit - 1) / kunit;
   Workspace& ws = workspace();
-  const std::size_t ldacc = np + 16;  // padded rows: see gemm_serial
-  float* cacc = grow(ws.c, round_up(M, s.mr) * ldacc);
   float* tmp = grow(ws.tmp, std::max(K, np) + 16);
   float* bpack = nullptr;
   float* apack = nullptr;
@@ -625,6 +634,23 @@ void gemm_serial_full_c(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, 
       }
     }
   }
+}
+
+// Serial GEMM for a small C and a long K (a convolution's weight gradient: C is O x C*k*k,
+// K is batch x pixels). The blocked loop below walks all of K once per nc-column panel and
+// packs op(A) again for every panel; here the float accumulator holds all of C, so each
+// kc-block of op(A) and op(B) is packed exactly once. Each C element still sums its k in
+// the same order into the same float accumulator, so the result is bit-identical.
+template <class T>
+void gemm_serial_full_c(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::size_t N,
+                        std::size_t K, float alpha, const T* A, std::size_t lda, const T* B,
+                        std::size_t ldb, float beta, T* C, std::size_t ldc, std::size_t kcb) {
+  const Shape s = shape_of(fam);
+  const std::size_t ldacc = round_up(N, s.nr) + 16;  // padded rows: see gemm_serial
+  Workspace& ws = workspace();
+  float* cacc = grow(ws.c, round_up(M, s.mr) * ldacc);
+  full_c_sums<T>(fam, isa, ta, tb, M, N, K, A, lda, B, ldb, cacc, ldacc, kcb);
+  float* tmp = grow(ws.tmp, std::max(K, round_up(N, s.nr)) + 16);
   store_block(cacc, ldacc, C, ldc, M, N, alpha, beta, tmp, isa);
 }
 
@@ -643,9 +669,7 @@ void gemm_serial(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::si
       s.nc, std::max<std::size_t>(s.nr, ((1u << 20) / std::max<std::size_t>(K, 1)) / s.nr * s.nr));
   nc = std::min(nc, round_up(N, s.nr));
   const std::size_t mc = std::min(s.mc, round_up(M, s.mr));
-  // Equal k-blocks (multiples of 8) instead of full blocks and a thin remainder.
-  const std::size_t kblocks = (K + s.kc - 1) / s.kc;
-  const std::size_t kcb = std::min(s.kc, round_up((K + kblocks - 1) / kblocks, 8));
+  const std::size_t kcb = k_block(s, K);
   const std::size_t kc_max = std::min(kcb, round_up(K, kunit));
   const std::size_t ku_max = (kc_max + kunit - 1) / kunit;
   const std::size_t k_units_total = [&] {
@@ -857,6 +881,69 @@ void gemv_small_batch(const GemmOptions& opt, std::size_t M, std::size_t N, std:
 #endif
 }
 
+// ---- long-K path: C small, K long (a convolution's weight gradient) ----------------------
+// Splitting C's rows or columns over threads would leave each thread packing all of the
+// shared operand over the whole K (and C has few tiles to share out: 3 for 32 x 27). Here K
+// is cut into segments of about kSegmentK: each segment's float sums (full_c_sums) go to a
+// buffer of their own, the threads take whole segments, and the buffers are added in
+// segment order before the single rounding to T. The segments depend on the shape only, so
+// the result is the same for any thread count. Float accumulation only: Native rounds each
+// step in k order.
+inline constexpr std::size_t kSegmentK = 2048, kMaxSegments = 64;
+
+inline bool long_k(const Shape& s, std::size_t M, std::size_t N, std::size_t K) {
+  return K >= 2 * kSegmentK && K >= 4 * std::max(M, N) &&
+         round_up(M, s.mr) * (round_up(N, s.nr) + 16) <= (1u << 16);
+}
+
+template <class T>
+void gemm_k_segments(Family fam, Isa isa, Trans ta, Trans tb, std::size_t M, std::size_t N,
+                     std::size_t K, float alpha, const T* A, std::size_t lda, const T* B,
+                     std::size_t ldb, float beta, T* C, std::size_t ldc, int threads) {
+  const Shape s = shape_of(fam);
+  const std::size_t segs = std::min(kMaxSegments, K / kSegmentK);
+  const std::size_t ldacc = round_up(N, s.nr) + 16, part = round_up(M, s.mr) * ldacc;
+  Workspace& ws = workspace();
+  float* parts = grow(ws.parts, segs * part);
+  const std::size_t a_ks = ta == Trans::No ? 1 : lda, b_ks = tb == Trans::No ? ldb : 1;
+  // segment g: k in [bound(g), bound(g + 1)), boundaries multiples of 16 (bfloat16 pairs)
+  const auto bound = [&](std::size_t g) { return g == segs ? K : K * g / segs / 16 * 16; };
+  const auto run = [&](std::size_t g0, std::size_t g1) {
+    for (std::size_t g = g0; g < g1; ++g) {
+      const std::size_t lo = bound(g), kg = bound(g + 1) - lo;
+      full_c_sums<T>(fam, isa, ta, tb, M, N, kg, A + lo * a_ks, lda, B + lo * b_ks, ldb,
+                     parts + g * part, ldacc, k_block(s, kg));
+    }
+  };
+  threads = static_cast<int>(std::min<std::size_t>(std::max(threads, 1), segs));
+  if (threads <= 1) {
+    run(0, segs);
+  } else {
+    std::exception_ptr error;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+      const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+      const std::size_t nthr = static_cast<std::size_t>(omp_get_num_threads());
+      try {
+        run(segs * t / nthr, segs * (t + 1) / nthr);
+      } catch (...) {
+#pragma omp critical(pure16_gemm_error)
+        error = std::current_exception();
+      }
+    }
+#endif
+    if (error) std::rethrow_exception(error);
+  }
+  for (std::size_t g = 1; g < segs; ++g) {  // in segment order, whatever the threads
+    const float* pg = parts + g * part;
+    for (std::size_t i = 0; i < M; ++i)
+      for (std::size_t j = 0; j < N; ++j) parts[i * ldacc + j] += pg[i * ldacc + j];
+  }
+  float* tmp = grow(ws.tmp, round_up(N, s.nr) + 16);
+  store_block(parts, ldacc, C, ldc, M, N, alpha, beta, tmp, isa);
+}
+
 inline Family family_for(Isa isa, bool native, bool is_bf16) {
   if (native) return isa == Isa::Portable ? Family::PortableNative : Family::Avx2Native;
   switch (isa) {
@@ -898,6 +985,11 @@ void gemm_float_family(const GemmOptions& opt, Trans ta, Trans tb, std::size_t M
   }
   const Family fam = family_for(opt.isa, native, std::is_same_v<T, bfloat16>);
   const Shape s = shape_of(fam);
+  if (!native && long_k(s, M, N, K)) {
+    gemm_k_segments<T>(fam, opt.isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                       thread_count(opt.threads, M, N, K));
+    return;
+  }
   const std::size_t mt = (M + s.mr - 1) / s.mr, nt = (N + s.nr - 1) / s.nr;
   const bool split_n = nt >= mt;
   int threads = thread_count(opt.threads, M, N, K);
