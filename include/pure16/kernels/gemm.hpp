@@ -782,7 +782,8 @@ PURE16_TARGET_AVX2 inline float hsum_avx2(__m256 v) {
 template <class T>
 PURE16_TARGET_AVX2 inline void gemv4_avx2(std::size_t M, std::size_t K, const float* a,
                                           std::size_t lda_f, const T* b, std::size_t ldb,
-                                          std::size_t ncols, float out[kGemvMaxRows][4]) {
+                                          std::size_t ncols, float out[kGemvMaxRows][4],
+                                          const T* next) {
   const T* bj[4];
   for (std::size_t j = 0; j < 4; ++j) bj[j] = b + std::min(j, ncols - 1) * ldb;
   const std::size_t K8 = K / 8 * 8, K16 = K / 16 * 16;
@@ -795,6 +796,10 @@ PURE16_TARGET_AVX2 inline void gemv4_avx2(std::size_t M, std::size_t K, const fl
     __m256 t2 = _mm256_setzero_ps(), t3 = _mm256_setzero_ps();
     std::size_t k = 0;
     for (; k < K16; k += 16) {
+      if (i == 0 && next) {  // the next 4 rows of B, one cache line per row and step
+        for (std::size_t j = 0; j < 4; ++j)
+          _mm_prefetch(reinterpret_cast<const char*>(next + j * ldb + k), _MM_HINT_T0);
+      }
       const __m256 x = _mm256_loadu_ps(ai + k), y = _mm256_loadu_ps(ai + k + 8);
       s0 = _mm256_fmadd_ps(x, load8_avx2(bj[0] + k), s0);
       s1 = _mm256_fmadd_ps(x, load8_avx2(bj[1] + k), s1);
@@ -831,7 +836,10 @@ void gemv_columns(Isa isa, std::size_t M, std::size_t j0, std::size_t j1, std::s
     float out[kGemvMaxRows][4];
 #if PURE16_X86
     if (isa != Isa::Portable) {
-      gemv4_avx2<T>(M, K, a, lda_f, B + j * ldb, ldb, nj, out);
+      // the next 4 rows (nullptr after the last group) are prefetched during this one: a row
+      // of a 16-bit W is only a few KiB, too short for the hardware prefetcher to ramp up
+      gemv4_avx2<T>(M, K, a, lda_f, B + j * ldb, ldb, nj, out,
+                    j + 8 <= j1 ? B + (j + 4) * ldb : nullptr);
     } else
 #endif
     {
