@@ -971,8 +971,10 @@ inline int thread_count(int requested, std::size_t M, std::size_t N, std::size_t
 #ifdef _OPENMP
   if (omp_in_parallel()) return 1;
   if (requested > 0) return requested;
-  // auto: only when there is enough work per thread to pay for the fork/join
-  if (static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 1.5e5 * 64)
+  // auto: only when there is enough work per thread to pay for the fork/join (a few us);
+  // 2^20 multiply-adds take about 50 us on one core. (A 9.6e6 threshold left LeNet's first
+  // convolution, 6 x 36864 x 25, on one thread in both its forward and weight-gradient GEMMs.)
+  if (static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 1048576.0)
     return 1;
   return std::max(1, omp_get_max_threads());
 #else
