@@ -15,6 +15,8 @@
 #                     peak resident memory (VmHWM) and seconds per epoch
 #   bench/peers/torch_train.py  the same networks in PyTorch (fp32, bf16) with OpenBLAS; the
 #                     peer runs without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+#   bf16 without AVX512_BF16 kernels: bench_models with PURE16_ISA=avx2 beside
+#                     torch_train.py --no-mkldnn (PyTorch's generic bf16 code), 1 thread
 # Other processes on the machine change the timings: the report records the load average
 # before and after the run.
 set -euo pipefail
@@ -30,7 +32,7 @@ while (($#)); do
     --no-report) report=0 ;;
     --build) build="$2"; shift ;;
     --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -118,6 +120,21 @@ if ((peer)); then
   ((quick)) && peer_args+=(--quick --networks mnist_mlp lenet cifar_small_cnn)
   echo "bench: PyTorch peer" >&2
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" bench/peers/torch_train.py "${peer_args[@]}"
+fi
+
+# bf16 as on a CPU without AVX512_BF16, on this one: pure16 limited to its AVX2 kernels
+# (PURE16_ISA=avx2) beside PyTorch without oneDNN (its generic bf16 code, what it runs where
+# oneDNN has no bf16 kernels); 1 thread, the three smaller networks
+echo "bench: bf16 without AVX512_BF16 kernels (PURE16_ISA=avx2; PyTorch --no-mkldnn)" >&2
+PURE16_ISA=avx2 "$build/bench/bench_models" \
+  --benchmark_filter='^train/(mnist_mlp|lenet|cifar_small_cnn)/bf16/threads:1/' \
+  --benchmark_min_time="$min_time" --benchmark_repetitions="$reps" \
+  --benchmark_report_aggregates_only=true \
+  --benchmark_out="$out/models_avx2.json" --benchmark_out_format=json >&2
+if ((peer)); then
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$py" bench/peers/torch_train.py --threads 1 \
+    --precisions bf16 --no-mkldnn --quick --networks mnist_mlp lenet cifar_small_cnn \
+    --out "$out/torch_generic.json"
 fi
 
 python3 - "$out/system.json" <<'EOF'

@@ -96,6 +96,19 @@ def build(args):
     peer = load(os.path.join(d, "torch.json"))
     p16 = pure16_results(models)
     pt = torch_results(peer)
+    # bf16 without AVX512_BF16 kernels: pure16 with PURE16_ISA=avx2, PyTorch without oneDNN
+    p16_avx2 = pure16_results(load(os.path.join(d, "models_avx2.json")))
+    generic_peer = load(os.path.join(d, "torch_generic.json"))
+    pt_generic = torch_results(generic_peer)
+
+    def generic_pair(net):
+        """(pure16 bf16 AVX2 epoch s, PyTorch generic bf16 epoch s) or None."""
+        b = p16_avx2.get(("train", net, "bf16", 1))
+        s = pt_generic.get(("train", net, "bf16", 1))
+        if not b or s is None:
+            return None
+        steps = next(r["steps_per_epoch"] for r in generic_peer["results"] if r["network"] == net)
+        return to_seconds(b) * b["steps_per_epoch"], s * steps
 
     def step(net, prec, thr):
         b = p16.get(("train", net, prec, thr))
@@ -171,6 +184,21 @@ def build(args):
             w(f"| {desc} | {fmt(e['fp16'])} | {fmt(e['bf16'])} | {fmt(e['fp32'])} | {fmt(tf)} | "
               f"{fmt(tb)} | {fmt(ratio(e['fp16'], tf))} | {fmt(ratio(e['bf16'], tb))} | "
               f"{fmt(ratio(e['fp16'], e['fp32']))} |")
+        w("")
+
+    gen = {net: generic_pair(net) for net, _ in NETS}
+    if any(gen.values()):
+        w("## bf16 on a CPU without AVX512_BF16 kernels, seconds per epoch, 1 thread\n")
+        w("Emulated on this CPU: pure16 limited to its AVX2 kernels (`PURE16_ISA=avx2`: bf16 "
+          "converted to float, float FMAs) beside PyTorch with oneDNN disabled "
+          "(`torch_train.py --no-mkldnn`: its generic bf16 CPU code, which PyTorch runs where "
+          "oneDNN has no bf16 kernels for the CPU).\n")
+        w("| network | pure16 bf16 (AVX2) | PyTorch bf16 (generic) | pure16 / PyTorch |")
+        w("|---|---|---|---|")
+        for net, desc in NETS:
+            if gen[net]:
+                a, b = gen[net]
+                w(f"| {desc} | {fmt(a)} | {fmt(b)} | {fmt(ratio(a, b))} |")
         w("")
 
     w("## Two threads against one (training step)\n")
@@ -277,6 +305,9 @@ def build(args):
         goals.append((f"{net}: pure16 bf16 <= 0.1x PyTorch bf16 (1 thread"
                       + ("; this CPU HAS AVX512_BF16, the goal is stated for CPUs without" if bf16hw
                          else "") + ")", r, 0.1))
+        if gen.get(net):
+            goals.append((f"{net}: pure16 bf16 <= 0.1x PyTorch bf16 without AVX512_BF16 kernels "
+                          "(emulated, table above)", ratio(*gen[net]), 0.1))
         for p in PRECISIONS:
             r = ratio(step(net, p, 1), step(net, p, 2))
             goals.append((f"{net} {p}: 2 threads >= 1.7x one thread", None if r is None else 1 / r,

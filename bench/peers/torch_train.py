@@ -157,7 +157,13 @@ def main():
     ap.add_argument("--networks", nargs="+", default=list(NETS), choices=list(NETS))
     ap.add_argument("--quick", action="store_true", help="fewer, shorter repetitions")
     ap.add_argument("--out", default="-", help="JSON file (default: stdout)")
+    ap.add_argument("--no-mkldnn", action="store_true",
+                    help="torch.backends.mkldnn.enabled = False: the generic CPU kernels PyTorch "
+                         "uses for bf16 where the CPU lacks AVX512 bf16 support (oneDNN's bf16 "
+                         "kernels need it), so that a CPU with AVX512_BF16 can measure that case")
     a = ap.parse_args()
+    if a.no_mkldnn:
+        torch.backends.mkldnn.enabled = False
     reps, min_s = (3, 0.3) if a.quick else (5, 1.0)
 
     results = []
@@ -192,6 +198,7 @@ def main():
         "openblas_env": {v: os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "python": platform.python_version(),
         "quick": a.quick,
+        "mkldnn_enabled": torch.backends.mkldnn.enabled,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "results": results,
     }
