@@ -11,8 +11,10 @@ Run with the system interpreter (python3-torch): /usr/bin/python3 bench/peers/to
   --threads 1 --out peer.json [--quick]
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed from this process's environment before
 torch loads, so OpenBLAS picks its own kernels for this CPU (scripts/bench.sh does the same).
+OpenBLAS's own thread pool is set to the thread count of each run (set_blas_threads).
 """
 import argparse
+import ctypes
 import json
 import os
 import platform
@@ -150,6 +152,24 @@ def loaded_blas():
     return sorted(libs)
 
 
+def set_blas_threads(n):
+    """OpenBLAS (pthreads build) keeps its own pool of one thread per CPU: torch.set_num_threads
+    does not reach it in Debian's build (BLAS_INFO=generic), so a '1-thread' PyTorch run would
+    compute its BLAS calls on every CPU (and count their spinning as CPU time). Sets the
+    pool of each loaded OpenBLAS to n threads; returns the libraries it was set in."""
+    done = []
+    for path in loaded_blas():
+        if "openblas" not in os.path.basename(path):
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_set_num_threads(ctypes.c_int(n))
+            done.append(path)
+        except (OSError, AttributeError):
+            pass
+    return done
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -167,8 +187,10 @@ def main():
     reps, min_s = (3, 0.3) if a.quick else (5, 1.0)
 
     results = []
+    blas_threads_set = []
     for threads in a.threads:
         torch.set_num_threads(threads)
+        blas_threads_set = set_blas_threads(threads)
         for prec in a.precisions:
             dtype = DTYPES[prec]
             for name in a.networks:
@@ -195,6 +217,7 @@ def main():
                                         .replace(",", "\n").split() if "=" in kv)
                       if k in ("BLAS_INFO", "LAPACK_INFO")},
         "blas_libraries_loaded": loaded_blas(),
+        "blas_threads_set_in": blas_threads_set,
         "openblas_env": {v: os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "python": platform.python_version(),
         "quick": a.quick,
