@@ -116,6 +116,12 @@ class ParamOptimizer : public Optimizer<T> {
     }
   }
 
+  /// True when store_weights draws from the stochastic-rounding generator: its calls must
+  /// then come in element order (one sequence per step), so the step stays on one thread.
+  bool draws_random_bits() const {
+    return rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit;
+  }
+
   /// Store the n new weights `src` (in acc_t<T>) of parameter i from element k0 on, under
   /// the optimizer's Rounding (see the header comment); n <= kChunk.
   void store_weights(std::size_t i, std::size_t k0, const Acc* src, std::size_t n) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <pure16/error.hpp>
+#include <pure16/kernels/parallel.hpp>
 #include <pure16/optim/detail.hpp>
 #include <pure16/optim/epsilon.hpp>
 #include <string>
@@ -69,9 +70,9 @@ class SGD : public ParamOptimizer<T> {
       const T* g = p.grad.data();
       T* b = use_mom ? this->slot(buf_, i).data() : nullptr;
       const std::size_t n = p.value.size();
-      Acc wf[kChunk], gf[kChunk], bf[kChunk];
-      for (std::size_t k0 = 0; k0 < n; k0 += kChunk) {
-        const std::size_t c = std::min(kChunk, n - k0);
+      const auto chunk = [&](std::size_t j) {
+        const std::size_t k0 = j * kChunk, c = std::min(kChunk, n - k0);
+        Acc wf[kChunk], gf[kChunk], bf[kChunk];
         widen(w + k0, wf, c);
         widen(g + k0, gf, c);
         if (use_mom) widen(b + k0, bf, c);
@@ -83,6 +84,12 @@ class SGD : public ParamOptimizer<T> {
           update<true, false>(wf, gf, bf, c, lr, mom, wd);
         if (use_mom) narrow(bf, b + k0, c);
         this->store_weights(i, k0, wf, c);
+      };
+      const std::size_t chunks = (n + kChunk - 1) / kChunk;
+      if (this->draws_random_bits()) {  // one generator, consumed in element order
+        for (std::size_t j = 0; j < chunks; ++j) chunk(j);
+      } else {  // element-wise: chunks over the threads, the same values for any count
+        kernels::parallel_for(chunks, n, chunk);
       }
     }
     ++this->steps_;
