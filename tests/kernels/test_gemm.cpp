@@ -218,7 +218,10 @@ const Case kCases[] = {{0, 5, 3},
                        // small batches (the GEMV path for NT): K tails, column tails
                        {2, 67, 301},
                        {4, 9, 1031},
-                       {3, 130, 17}};
+                       {3, 130, 17},
+                       // narrow outputs (N <= 16): the GEMV path in row groups, a row tail
+                       {130, 10, 515},
+                       {9, 16, 64}};
 
 std::string tname(Trans t) {
   return t == Trans::No ? "N" : "T";

@@ -29,9 +29,11 @@
 //    (AVX2: 6x16, AVX-512: 12x32, portable C++: 4x16) accumulates in float, and C is
 //    rounded once on store. Avx512Bf16 + bfloat16 + Float accumulation packs pairs of k
 //    and uses VDPBF16PS (products exact, sums in float; note the instruction treats
-//    bfloat16/float subnormals as zero). double uses Eigen's GEMM.
-//    Small batches (M <= 4, A not transposed, B transposed: x W^T with W [N, K]) take a
-//    GEMV path instead, which reads B once straight from T (no packing) and sums each dot
+//    bfloat16/float subnormals as zero), except on the long-K path below, which widens to
+//    float. double uses Eigen's GEMM.
+//    Small batches (M <= 4, A not transposed, B transposed: x W^T with W [N, K]) and narrow
+//    outputs (N <= 16, K <= 4096, same layout) take a GEMV path instead, which reads B straight
+//    from T (no packing; once for M <= 4) and sums each dot
 //    product in float (16 partial sums on AVX2+), rounding each element of C once.
 //  * Threads: opt.threads (0 = OpenMP's default, only for problems large enough to gain);
 //    the work is split into independent column (or row) ranges, or, for a long K and a small
@@ -862,7 +864,13 @@ void gemv_columns(Isa isa, std::size_t M, std::size_t j0, std::size_t j1, std::s
   }
 }
 
-// C = alpha * A B^T + beta C for M <= kGemvMaxRows, A [M, K] (Trans::No), B [N, K].
+// C = alpha * A B^T + beta C for A [M, K] (Trans::No), B [N, K], M <= kGemvMaxRows or
+// N <= kGemvMaxCols: A converted to float once, then groups of 4 rows against groups of 4
+// rows of B. A narrow N (a classifier's 10 outputs) would fill a third of the blocked
+// kernel's 32-wide register tile; here B (N x K, at most kGemvMaxK) stays in cache while
+// the row groups of A pass. Threads take row groups (or column groups when there are more).
+inline constexpr std::size_t kGemvMaxCols = 16, kGemvMaxK = 4096;
+
 template <class T>
 void gemv_small_batch(const GemmOptions& opt, std::size_t M, std::size_t N, std::size_t K,
                       float alpha, const T* A, std::size_t lda, const T* B, std::size_t ldb,
@@ -871,10 +879,18 @@ void gemv_small_batch(const GemmOptions& opt, std::size_t M, std::size_t N, std:
   const std::size_t lda_f = round_up(K, 16);
   float* a = grow(ws.a, M * lda_f);
   for (std::size_t i = 0; i < M; ++i) detail::to_float(A + i * lda, a + i * lda_f, K, opt.isa);
-  const std::size_t blocks = (N + 3) / 4;
-  threads = static_cast<int>(std::min<std::size_t>(std::max(threads, 1), blocks));
+  // rows [i0, i1) (i0 a multiple of kGemvMaxRows) times columns [j0, j1)
+  const auto part = [&](std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1) {
+    for (std::size_t i = i0; i < i1; i += kGemvMaxRows)
+      gemv_columns<T>(opt.isa, std::min(kGemvMaxRows, i1 - i), j0, j1, K, alpha, a + i * lda_f,
+                      lda_f, B, ldb, beta, C + i * ldc, ldc);
+  };
+  const std::size_t row_groups = (M + kGemvMaxRows - 1) / kGemvMaxRows, blocks = (N + 3) / 4;
+  const bool split_rows = row_groups >= blocks;
+  threads = static_cast<int>(
+      std::min<std::size_t>(std::max(threads, 1), split_rows ? row_groups : blocks));
   if (threads <= 1) {
-    gemv_columns<T>(opt.isa, M, 0, N, K, alpha, a, lda_f, B, ldb, beta, C, ldc);
+    part(0, M, 0, N);
     return;
   }
 #ifdef _OPENMP
@@ -882,9 +898,15 @@ void gemv_small_batch(const GemmOptions& opt, std::size_t M, std::size_t N, std:
   {
     const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
     const std::size_t nthr = static_cast<std::size_t>(omp_get_num_threads());
-    const std::size_t lo = std::min(N, blocks * t / nthr * 4);
-    const std::size_t hi = std::min(N, blocks * (t + 1) / nthr * 4);
-    if (lo < hi) gemv_columns<T>(opt.isa, M, lo, hi, K, alpha, a, lda_f, B, ldb, beta, C, ldc);
+    if (split_rows) {
+      const std::size_t lo = std::min(M, row_groups * t / nthr * kGemvMaxRows);
+      const std::size_t hi = std::min(M, row_groups * (t + 1) / nthr * kGemvMaxRows);
+      if (lo < hi) part(lo, hi, 0, N);
+    } else {
+      const std::size_t lo = std::min(N, blocks * t / nthr * 4);
+      const std::size_t hi = std::min(N, blocks * (t + 1) / nthr * 4);
+      if (lo < hi) part(0, M, lo, hi);
+    }
   }
 #endif
 }
@@ -988,7 +1010,8 @@ void gemm_float_family(const GemmOptions& opt, Trans ta, Trans tb, std::size_t M
                        std::size_t K, float alpha, const T* A, std::size_t lda, const T* B,
                        std::size_t ldb, float beta, T* C, std::size_t ldc) {
   const bool native = opt.accumulate == Accumulate::Native && detail::is_16bit_v<T>;
-  if (M <= kGemvMaxRows && ta == Trans::No && tb == Trans::Yes && !native) {
+  if ((M <= kGemvMaxRows || (N <= kGemvMaxCols && K <= kGemvMaxK)) && ta == Trans::No &&
+      tb == Trans::Yes && !native) {
     gemv_small_batch<T>(opt, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                         thread_count(opt.threads, 16 * M, N, K));
     return;
@@ -996,7 +1019,11 @@ void gemm_float_family(const GemmOptions& opt, Trans ta, Trans tb, std::size_t M
   const Family fam = family_for(opt.isa, native, std::is_same_v<T, bfloat16>);
   const Shape s = shape_of(fam);
   if (!native && long_k(s, M, N, K)) {
-    gemm_k_segments<T>(fam, opt.isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+    // bfloat16 k-pairs (VDPBF16PS) pay a pairing pass over both operands that a C this small
+    // (few products per packed element) does not repay: there the float kernel (exact
+    // bfloat16 -> float widening, FMA) runs faster
+    const Family f = fam == Family::Avx512Bf16 ? Family::Avx512 : fam;
+    gemm_k_segments<T>(f, opt.isa, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                        thread_count(opt.threads, M, N, K));
     return;
   }
