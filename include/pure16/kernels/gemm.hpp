@@ -566,11 +566,6 @@ inline void run_kernel(Family f, std::size_t kc, const float* a, const float* b,
   }
 }
 
-// Serial GEMM for a small C and a long K (a convolution's weight gradient: C is O x C*k*k,
-// K is batch x pixels). The blocked loop below walks all of K once per nc-column panel and
-// packs op(A) again for every panel; here the float accumulator holds all of C, so each
-// kc-block of op(A) and op(B) is packed exactly once. Each C element still sums its k in
-// the same order into the same float accumulator, so the result is bit-identical.
 // Equal k-blocks (multiples of 8, at most s.kc) instead of full blocks and a thin remainder.
 inline std::size_t k_block(const Shape& s, std::size_t K) {
   const std::size_t kblocks = (K + s.kc - 1) / s.kc;

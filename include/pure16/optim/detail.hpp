@@ -126,7 +126,7 @@ class ParamOptimizer : public Optimizer<T> {
   /// the optimizer's Rounding (see the header comment); n <= kChunk.
   void store_weights(std::size_t i, std::size_t k0, const Acc* src, std::size_t n) {
     T* dst = params_[i]->value.data() + k0;
-    if (rounding_ == Rounding::Stochastic && scalar_traits<T>::is_16bit) {
+    if (draws_random_bits()) {
       std::uint32_t r[kChunk];  // the generator's sequence first, then the roundings
       for (std::size_t k = 0; k < n; ++k) r[k] = rounder_.next_bits();
       for (std::size_t k = 0; k < n; ++k)
